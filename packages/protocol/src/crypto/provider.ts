@@ -1,0 +1,45 @@
+import { LowOrderPointError } from '../errors.js';
+
+/** Sizes fixed by the `25519_ChaChaPoly_BLAKE2b` suite. */
+export const X25519_KEY_BYTES = 32;
+export const AEAD_KEY_BYTES = 32;
+export const AEAD_NONCE_BYTES = 12;
+export const AEAD_TAG_BYTES = 16;
+export const BLAKE2B_BYTES = 64;
+export const BLAKE2B_BLOCK_BYTES = 128;
+
+/**
+ * The primitives the protocol needs, injected so that the core stays pure and a faster
+ * backend (`sodium-native`) can replace the default one. Every method is synchronous and
+ * deterministic: randomness never comes from here (see `Random`).
+ */
+export interface CryptoProvider {
+  /** Short backend name for logs and benchmarks, e.g. `libsodium-wrappers`. */
+  readonly name: string;
+  /** X25519 public key for a 32-byte secret (clamping is done by X25519 itself). */
+  x25519PublicKey(secretKey: Uint8Array): Uint8Array;
+  /**
+   * X25519 shared secret. Throws {@link LowOrderPointError} when the result is all zero,
+   * i.e. the peer's point has low order (RFC 7748 §6.1): a handshake must abort then.
+   */
+  x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
+  /** ChaCha20-Poly1305 (RFC 8439) seal: ciphertext with the 16-byte tag appended. */
+  aeadSeal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** ChaCha20-Poly1305 open; `null` when the tag does not verify. */
+  aeadOpen(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    ad: Uint8Array,
+    ciphertext: Uint8Array,
+  ): Uint8Array | null;
+  /** BLAKE2b (RFC 7693) with `outBytes` of output (1..64) and an optional key (≤64 bytes). */
+  blake2b(data: Uint8Array, outBytes?: number, key?: Uint8Array): Uint8Array;
+}
+
+/** Wraps an X25519 result so that an all-zero output always becomes {@link LowOrderPointError}. */
+export function checkSharedSecret(shared: Uint8Array): Uint8Array {
+  let acc = 0;
+  for (const b of shared) acc |= b;
+  if (acc === 0) throw new LowOrderPointError('X25519 peer point has low order');
+  return shared;
+}
