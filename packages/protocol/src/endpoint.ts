@@ -115,6 +115,8 @@ export interface SessionInfo {
   id: SessionId;
   role: Role;
   state: SessionState;
+  /** The handshake is over for both sides (see `Session.confirmed`). */
+  confirmed: boolean;
   shortId: string;
   pattern: string;
   path: PathTuple;
@@ -400,6 +402,7 @@ export class Endpoint {
       id: s.id,
       role: s.role,
       state: s.state,
+      confirmed: s.confirmed,
       shortId: s.shortId,
       pattern: PATTERN_LABEL[s.pattern] ?? String(s.pattern),
       path: { ...s.path },

@@ -190,7 +190,9 @@ export class Session {
   private retransmitAtMs: number | undefined;
   private retransmitCount = 0;
   private firstInitialSentMs = -1;
-  private confirmed = false;
+  private confirmedFlag = false;
+  private replyFirstSentMs = -1;
+  private replySends = 0;
   private readonly startedMs: number;
   private readonly handshakeDeadlineMs: number;
 
@@ -336,7 +338,7 @@ export class Session {
       (a) => computeHandshakeMac(config.crypto, macKey, a),
     );
     if (hs.isComplete) s.installKeys(hs); // IK: keys now, but no 1-RTT data until validated
-    s.sendHandshakeReply();
+    s.sendHandshakeReply(now);
     return s;
   }
 
@@ -393,7 +395,7 @@ export class Session {
     }
     if (this.role === 'responder' && packet.type === LongType.INITIAL) {
       // A retransmitted INITIAL: the reply was lost, or is still in flight. Answer from cache.
-      if (!this.addressValidated) this.sendHandshakeReply();
+      if (!this.addressValidated) this.sendHandshakeReply(now);
       this.reject('duplicate', 'INITIAL already answered');
       return;
     }
@@ -412,7 +414,7 @@ export class Session {
     const hs = this.handshake;
     if (this.state !== 'handshake' || !hs) {
       // Our FINISH may have been lost: the duplicate reply says the responder still waits.
-      if (!this.confirmed && this.retransmitFlight) this.sendRaw(this.retransmitFlight);
+      if (!this.confirmedFlag && this.retransmitFlight) this.sendRaw(this.retransmitFlight);
       this.reject('duplicate', 'HANDSHAKE already processed');
       return;
     }
@@ -565,7 +567,7 @@ export class Session {
       this.close(now, CloseCode.FRAME_ENCODING_ERROR, detail);
       return;
     }
-    if (this.role === 'initiator' && !this.confirmed) this.confirm();
+    if (this.role === 'initiator' && !this.confirmedFlag) this.confirm();
     if (this.role === 'responder' && !this.addressValidated) this.validateAddress(now, path);
     let elicits = false;
     for (const frame of frames) {
@@ -612,7 +614,7 @@ export class Session {
     }
     if (
       this.state === 'handshake' ||
-      (this.role === 'initiator' && !this.confirmed && this.state === 'established')
+      (this.role === 'initiator' && !this.confirmedFlag && this.state === 'established')
     ) {
       if (now >= this.handshakeDeadlineMs) {
         const error = new HandshakeTimeoutError(
@@ -651,7 +653,7 @@ export class Session {
     consider(this.drainUntilMs);
     if (this.state === 'closing' || this.state === 'draining' || this.state === 'closed') return t;
     consider(this.retransmitAtMs);
-    if (this.state === 'handshake' || (this.role === 'initiator' && !this.confirmed))
+    if (this.state === 'handshake' || (this.role === 'initiator' && !this.confirmedFlag))
       consider(this.handshakeDeadlineMs);
     return t;
   }
@@ -722,6 +724,8 @@ export class Session {
   }
 
   private validateAddress(now: number, path: PathTuple): void {
+    // Karn: an RTT sample only if the reply went out once (RFC 9002 §5.1 in spirit).
+    if (this.replySends === 1) this.stats.handshakeRttMs = now - this.replyFirstSentMs;
     this.addressValidated = true;
     this.path = path;
     this.state = 'established';
@@ -731,7 +735,7 @@ export class Session {
   }
 
   private confirm(): void {
-    this.confirmed = true;
+    this.confirmedFlag = true;
     this.retransmitFlight = undefined;
     this.retransmitAtMs = undefined;
   }
@@ -742,7 +746,7 @@ export class Session {
     for (const e of early) this.handleShort(now, e.path, e.packet, e.size);
   }
 
-  private sendHandshakeReply(): void {
+  private sendHandshakeReply(now: number): void {
     const reply = this.handshakeReply;
     if (!reply) return;
     if (
@@ -754,6 +758,7 @@ export class Session {
       return;
     }
     if (!this.addressValidated) this.unvalidatedBytesSent += reply.length;
+    if (this.replySends++ === 0) this.replyFirstSentMs = now;
     this.sendRaw(reply);
   }
 
@@ -827,6 +832,16 @@ export class Session {
     const plaintext = encodeFrames(frames).finish();
     const sealed = this.config.crypto.aeadSeal(this.sendKey, packetNonce(pn), header, plaintext);
     this.sendRaw(concatBytes(header, sealed));
+  }
+
+  /**
+   * Whether the handshake is over for both sides: for an initiator, the responder has shown it
+   * holds the keys; for a responder, the initiator's address is validated.
+   */
+  get confirmed(): boolean {
+    return this.role === 'initiator'
+      ? this.confirmedFlag
+      : this.addressValidated && this.state !== 'handshake';
   }
 
   /** The EID an initiator dialled (keys the integrity tag of the responder's packets). */

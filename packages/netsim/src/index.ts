@@ -1,0 +1,50 @@
+export type { Locator, SimNode, Transmit } from './types.js';
+export { LivelockError, NodeContractError, SimulationFailure } from './errors.js';
+export {
+  DROP_REASONS,
+  gilbertElliottFromMeanLoss,
+  type DropReason,
+  type GilbertElliott,
+  type LinkHandle,
+  type LinkOptions,
+  type LinkStats,
+  type ResolvedLinkOptions,
+} from './link.js';
+export {
+  Simulator,
+  type DuplexLinkHandle,
+  type NodeStats,
+  type RunOptions,
+  type RunResult,
+  type SimulatorOptions,
+  type SimulatorStats,
+} from './simulator.js';
+export type { TraceEvent, TraceKind } from './trace.js';
+export { runScenario, seedFromEnv, SEED_ENV } from './seed.js';
+export {
+  ConstantRateSender,
+  EchoNode,
+  PROBE_HEADER_BYTES,
+  readSentAtMs,
+  readSequence,
+  SinkNode,
+  type Arrival,
+  type ConstantRateSenderOptions,
+} from './nodes.js';
+export {
+  AppNode,
+  SafetyViolation,
+  messageBytes,
+  APP_WINDOW_MESSAGES,
+  type AppNodeOptions,
+  type AppStats,
+} from './scenario/app-node.js';
+export {
+  runDatagramExchange,
+  HOST_A,
+  HOST_B,
+  type ExchangeOptions,
+  type ExchangeResult,
+  type EndpointSummary,
+} from './scenario/datagram-exchange.js';
+export { randomFaults, SWEEP_HEAL_AT_MS, SWEEP_MAX_VIRTUAL_MS } from './scenario/random-faults.js';
