@@ -53,7 +53,8 @@ function mismatches(steps: Step[]): string[] {
   const out: string[] = [];
   steps.forEach(([pn, expected], i) => {
     const got = window.accept(pn);
-    if (got !== expected) out.push(`step ${i + 1}: packet ${pn} accepted=${got}, expected ${expected}`);
+    if (got !== expected)
+      out.push(`step ${i + 1}: packet ${pn} accepted=${got}, expected ${expected}`);
   });
   return out;
 }
@@ -75,18 +76,18 @@ t.test('bulk: ascending fill of the whole window, then its lower edge', async (t
 
 t.test('bulk: descending fill across the window edge', async (t) => {
   const s3: Step[] = [];
-  for (let i = W + 1; i-- > 0; ) s3.push([i, true]);
+  for (let i = W + 1; i-- > 0;) s3.push([i, true]);
   t.same(mismatches(s3), [], 'bulk 3');
   const s4: Step[] = [];
-  for (let i = W + 2; i-- > 1; ) s4.push([i, true]);
+  for (let i = W + 2; i-- > 1;) s4.push([i, true]);
   s4.push([0, false]);
   t.same(mismatches(s4), [], 'bulk 4');
   const s5: Step[] = [];
-  for (let i = W + 1; i-- > 1; ) s5.push([i, true]);
+  for (let i = W + 1; i-- > 1;) s5.push([i, true]);
   s5.push([W + 1, true], [0, false]);
   t.same(mismatches(s5), [], 'bulk 5');
   const s6: Step[] = [];
-  for (let i = W + 1; i-- > 1; ) s6.push([i, true]);
+  for (let i = W + 1; i-- > 1;) s6.push([i, true]);
   s6.push([0, true], [W + 1, true]);
   t.same(mismatches(s6), [], 'bulk 6');
 });

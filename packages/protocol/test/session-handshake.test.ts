@@ -18,7 +18,11 @@ t.test('XX: established in 1 RTT for the initiator, each side learns the other E
     const r = parsePacket(w.bytes);
     return r.ok ? (r.packet.form === 'long' ? `long${r.packet.type}` : 'short') : 'bad';
   });
-  t.same(kinds.slice(0, 3), [`long${LongType.INITIAL}`, `long${LongType.HANDSHAKE}`, `long${LongType.FINISH}`]);
+  t.same(kinds.slice(0, 3), [
+    `long${LongType.INITIAL}`,
+    `long${LongType.HANDSHAKE}`,
+    `long${LongType.FINISH}`,
+  ]);
   t.equal(p.wire[0]!.bytes.length, 1200, 'INITIAL padded to 1200 bytes');
   const hA = p.a.sessionInfo(id).handshakeHash!;
   const bSession = p.b.sessionIds()[0]!;
@@ -59,18 +63,21 @@ t.test('datagrams flow both ways, authenticated, byte for byte', async (t) => {
   });
 });
 
-t.test('dialling an EID the host does not have: it never answers, the handshake times out', async (t) => {
-  const p = await makePair(4);
-  // B answers with its own identity; A expected someone else. The mac is keyed by the dialled
-  // EID, so B must not even answer: B is not the host A asked for.
-  const other = generateIdentity(p.crypto, createSeededRandom(99));
-  p.a.connect(0, { remoteEid: other.eid, local: A, remote: B });
-  p.run(70_000);
-  t.equal(p.b.stats().rejected.bad_mac > 0, true, 'B refuses an INITIAL for another EID');
-  const closed = p.events.a.find((e) => e.type === 'closed');
-  t.equal(closed?.type === 'closed' && closed.error?.code, 'ERR_BRAID_HANDSHAKE_TIMEOUT');
-  t.equal(p.b.sessionIds().length, 0, 'no session at B');
-});
+t.test(
+  'dialling an EID the host does not have: it never answers, the handshake times out',
+  async (t) => {
+    const p = await makePair(4);
+    // B answers with its own identity; A expected someone else. The mac is keyed by the dialled
+    // EID, so B must not even answer: B is not the host A asked for.
+    const other = generateIdentity(p.crypto, createSeededRandom(99));
+    p.a.connect(0, { remoteEid: other.eid, local: A, remote: B });
+    p.run(70_000);
+    t.equal(p.b.stats().rejected.bad_mac > 0, true, 'B refuses an INITIAL for another EID');
+    const closed = p.events.a.find((e) => e.type === 'closed');
+    t.equal(closed?.type === 'closed' && closed.error?.code, 'ERR_BRAID_HANDSHAKE_TIMEOUT');
+    t.equal(p.b.sessionIds().length, 0, 'no session at B');
+  },
+);
 
 t.test('a responder whose static key does not match the dialled EID is refused', async (t) => {
   // C knows B's mac key (it is derived from B's public EID) and answers with its own static key.
@@ -80,7 +87,9 @@ t.test('a responder whose static key does not match the dialled EID is refused',
   const impostor = new Endpoint({ identity: c, crypto: p.crypto, random: createSeededRandom(8) });
   // Make the impostor accept INITIALs keyed for B's EID by giving it B's mac key: simulate by
   // re-keying its identity's eid (the attack a man-in-the-middle who knows B's EID can do).
-  (impostor as unknown as { macKey: Uint8Array }).macKey = (p.b as unknown as { macKey: Uint8Array }).macKey;
+  (impostor as unknown as { macKey: Uint8Array }).macKey = (
+    p.b as unknown as { macKey: Uint8Array }
+  ).macKey;
   const id = p.a.connect(0, { remoteEid: p.bId.eid, local: A, remote: B });
   for (let tx = p.a.pollTransmit(0); tx; tx = p.a.pollTransmit(0))
     impostor.handleDatagram(0, { local: B, remote: A }, tx.bytes);
@@ -94,14 +103,20 @@ t.test('a responder whose static key does not match the dialled EID is refused',
   t.equal(p.a.stats().handshakesCompleted, 0);
 });
 
-t.test('accept policy: a refused initiator gets PEER_REFUSED, no session at the responder', async (t) => {
-  const p = await makePair(6, {}, { acceptPeer: () => false });
-  p.a.connect(0, { remoteEid: p.bId.eid, local: A, remote: B });
-  p.run();
-  t.equal(p.b.stats().rejected.peer_refused, 1);
-  t.equal(p.b.sessionIds().length, 0);
-  t.match(p.events.a.find((e) => e.type === 'closed'), { byPeer: true, code: 5 });
-});
+t.test(
+  'accept policy: a refused initiator gets PEER_REFUSED, no session at the responder',
+  async (t) => {
+    const p = await makePair(6, {}, { acceptPeer: () => false });
+    p.a.connect(0, { remoteEid: p.bId.eid, local: A, remote: B });
+    p.run();
+    t.equal(p.b.stats().rejected.peer_refused, 1);
+    t.equal(p.b.sessionIds().length, 0);
+    t.match(
+      p.events.a.find((e) => e.type === 'closed'),
+      { byPeer: true, code: 5 },
+    );
+  },
+);
 
 t.test('EIDs round-trip through the session events', async (t) => {
   const p = await makePair(7);
