@@ -463,28 +463,12 @@ export class Simulator {
     }
     entry.datagramsSent++;
     if (!entry.locators.has(from)) {
-      this.#dropped.foreign_source++;
-      this.#trace.record(
-        this.#nowMs,
-        'drop',
-        fnv1a32(`${from}->${to}`),
-        `${from}->${to}`,
-        bytes.length,
-        'foreign_source',
-      );
+      this.#dropUnrouted('foreign_source', from, to, bytes.length);
       return;
     }
     const link = this.#links.get(linkKey(from, to));
     if (link === undefined) {
-      this.#dropped.no_route++;
-      this.#trace.record(
-        this.#nowMs,
-        'drop',
-        fnv1a32(`${from}->${to}`),
-        `${from}->${to}`,
-        bytes.length,
-        'no_route',
-      );
+      this.#dropUnrouted('no_route', from, to, bytes.length);
       return;
     }
     // The node may reuse its buffer once pollTransmit returns.
@@ -529,6 +513,19 @@ export class Simulator {
   }
 
   /** A snapshot of every counter. Two runs with the same seed and scenario give equal snapshots. */
+  /** Counts and traces a datagram dropped before it reached any link. */
+  #dropUnrouted(reason: 'foreign_source' | 'no_route', from: Locator, to: Locator, size: number) {
+    this.#dropped[reason]++;
+    this.#trace.record(
+      this.#nowMs,
+      'drop',
+      fnv1a32(`${from}->${to}`),
+      `${from}->${to}`,
+      size,
+      reason,
+    );
+  }
+
   stats(): SimulatorStats {
     return {
       seed: this.seed,

@@ -2,9 +2,9 @@ import t from 'tap';
 import { createSodiumCrypto } from '@braid/protocol';
 import { randomFaults, runDatagramExchange, SEED_ENV } from '@braid/netsim';
 
-// BRAID_SEED=N replays that one seed; BRAID_SWEEP_SEEDS sets how many (default 200).
+// BRAID_SEED=N replays that one seed; BRAID_SWEEP_SEEDS sets how many (default 500).
 const single = process.env[SEED_ENV];
-const count = single ? 1 : Number(process.env.BRAID_SWEEP_SEEDS ?? 200);
+const count = single ? 1 : Number(process.env.BRAID_SWEEP_SEEDS ?? 500);
 const first = single ? Number(single) : 1;
 
 t.test(`seed sweep: ${count} random fault configurations hold every safety check`, async (t) => {

@@ -418,13 +418,8 @@ export class Session {
       this.reject('duplicate', 'HANDSHAKE already processed');
       return;
     }
-    let payload: Uint8Array;
-    try {
-      payload = hs.readMessage(packet.message);
-    } catch (err) {
-      this.failHandshake(now, handshakeFailure(err), err);
-      return;
-    }
+    const payload = this.readHandshakeMessage(now, hs, packet.message);
+    if (!payload) return;
     if (this.retransmitCount === 0) this.stats.handshakeRttMs = now - this.firstInitialSentMs;
     const remoteStatic = hs.remoteStaticKey;
     if (!remoteStatic) {
@@ -497,15 +492,8 @@ export class Session {
       this.reject('duplicate', 'FINISH already processed');
       return;
     }
-    let payload: Uint8Array;
-    try {
-      payload = hs.readMessage(packet.message);
-    } catch (err) {
-      // Message 3 did not open: whoever sent it does not hold the handshake's keys. The
-      // handshake state may be spent, so this attempt ends; the initiator will start anew.
-      this.failHandshake(now, handshakeFailure(err), err);
-      return;
-    }
+    const payload = this.readHandshakeMessage(now, hs, packet.message);
+    if (!payload) return;
     const refused = this.learnPeer(hs, payload, packet.scid, acceptPeer);
     if (refused) {
       this.installKeys(hs);
@@ -760,6 +748,24 @@ export class Session {
     if (!this.addressValidated) this.unvalidatedBytesSent += reply.length;
     if (this.replySends++ === 0) this.replyFirstSentMs = now;
     this.sendRaw(reply);
+  }
+
+  /**
+   * Reads a Noise message; on failure ends this handshake attempt. The Noise state has absorbed
+   * the message by the time it fails (Noise §5.3), so it cannot go on; the initiator's
+   * application may dial again.
+   */
+  private readHandshakeMessage(
+    now: number,
+    hs: HandshakeState,
+    message: Uint8Array,
+  ): Uint8Array | undefined {
+    try {
+      return hs.readMessage(message);
+    } catch (err) {
+      this.failHandshake(now, handshakeFailure(err), err);
+      return undefined;
+    }
   }
 
   private failHandshake(
