@@ -29,7 +29,7 @@ const onlyWireErrors = (fn: () => unknown): boolean => {
 
 t.test('varint: RFC 9000 §A.1 examples and round trips up to 2^53-1', async (t) => {
   const examples: [string, number][] = [
-    ['c2197c5eff14e88c', 151_288_809_941_952_652 > Number.MAX_SAFE_INTEGER ? -1 : 0],
+    ['c2197c5eff14e88c', -1], // 151 288 809 941 952 652: above 2^53-1, refused
     ['9d7f3e7d', 494_878_333],
     ['7bbd', 15_293],
     ['25', 37],
