@@ -19,6 +19,7 @@ import {
   BackpressureError,
   CloseCode,
   DatagramTooLargeError,
+  DecryptError,
   LowOrderPointError,
   PeerIdentityMismatchError,
   HandshakeTimeoutError,
@@ -751,9 +752,9 @@ export class Session {
   }
 
   /**
-   * Reads a Noise message; on failure ends this handshake attempt. The Noise state has absorbed
-   * the message by the time it fails (Noise §5.3), so it cannot go on; the initiator's
-   * application may dial again.
+   * Reads a Noise message. One that does not authenticate is dropped and the handshake goes on
+   * (the Noise state is rolled back; the genuine message may still come). A low-order key, or
+   * anything else, ends this handshake attempt.
    */
   private readHandshakeMessage(
     now: number,
@@ -763,7 +764,8 @@ export class Session {
     try {
       return hs.readMessage(message);
     } catch (err) {
-      this.failHandshake(now, handshakeFailure(err), err);
+      if (err instanceof DecryptError) this.reject('handshake_failed', err.message);
+      else this.failHandshake(now, handshakeFailure(err), err);
       return undefined;
     }
   }

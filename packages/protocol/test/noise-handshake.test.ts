@@ -362,23 +362,48 @@ t.test('out-of-turn and post-completion calls throw HandshakeStateError', async 
   }
 });
 
-t.test('a failed read aborts the handshake for good', async (t) => {
-  const { initiator, responder } = makePair('IK', createSeededRandom(7));
-  const first = initiator.handshake.writeMessage(EMPTY);
-  const corrupted = first.slice();
-  corrupted[40]! ^= 0x80;
-  t.throws(() => responder.handshake.readMessage(corrupted), { code: 'ERR_BRAID_DECRYPT_FAILED' });
-  t.notOk(responder.handshake.isMyTurn);
-  t.throws(
-    () => responder.handshake.readMessage(first),
-    {
-      code: 'ERR_BRAID_HANDSHAKE_STATE',
-      message: /aborted/,
-    },
-    'even the genuine message is refused after a failure',
-  );
-  t.throws(() => responder.handshake.writeMessage(EMPTY), { code: 'ERR_BRAID_HANDSHAKE_STATE' });
-});
+t.test(
+  'a message that fails to authenticate is undone; the genuine one still completes',
+  async (t) => {
+    for (const pattern of ['IK', 'XX'] as const) {
+      const { initiator, responder } = makePair(pattern, createSeededRandom(7));
+      let fromInitiator = initiator.handshake.writeMessage(EMPTY);
+      if (pattern === 'XX') {
+        // XX message 1 is in clear: corrupt message 2 instead, read by the initiator.
+        responder.handshake.readMessage(fromInitiator);
+        const second = responder.handshake.writeMessage(EMPTY);
+        const corrupted = second.slice();
+        corrupted[40]! ^= 0x80;
+        const hashBefore = toHex(initiator.handshake.handshakeHash);
+        t.throws(() => initiator.handshake.readMessage(corrupted), {
+          code: 'ERR_BRAID_DECRYPT_FAILED',
+        });
+        t.equal(toHex(initiator.handshake.handshakeHash), hashBefore, 'XX: h rolled back');
+        t.equal(initiator.handshake.remoteStaticKey, undefined, 'XX: no remote static learned');
+        initiator.handshake.readMessage(second);
+        fromInitiator = initiator.handshake.writeMessage(EMPTY);
+        responder.handshake.readMessage(fromInitiator);
+      } else {
+        const corrupted = fromInitiator.slice();
+        corrupted[40]! ^= 0x80;
+        const hashBefore = toHex(responder.handshake.handshakeHash);
+        t.throws(() => responder.handshake.readMessage(corrupted), {
+          code: 'ERR_BRAID_DECRYPT_FAILED',
+        });
+        t.equal(toHex(responder.handshake.handshakeHash), hashBefore, 'IK: h rolled back');
+        t.notOk(responder.handshake.isMyTurn, 'IK: still waiting for message 1');
+        responder.handshake.readMessage(fromInitiator);
+        initiator.handshake.readMessage(responder.handshake.writeMessage(EMPTY));
+      }
+      t.ok(initiator.handshake.isComplete && responder.handshake.isComplete, `${pattern} complete`);
+      t.equal(
+        toHex(initiator.handshake.handshakeHash),
+        toHex(responder.handshake.handshakeHash),
+        `${pattern}: both sides agree after the forged message`,
+      );
+    }
+  },
+);
 
 // Every X25519 point for which Wycheproof expects an all-zero shared secret, plus all-zero.
 const lowOrderPoints: Uint8Array[] = (() => {

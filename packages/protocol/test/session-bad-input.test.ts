@@ -221,3 +221,35 @@ t.test('fuzz: mutations of real handshake packets never throw', async (t) => {
     'the live session was not disturbed',
   );
 });
+
+t.test('a forged HANDSHAKE with a valid tag does not kill the handshake', async (t) => {
+  // Someone who knows B's EID can compute the integrity tag. Their message 2 fails to decrypt;
+  // the initiator drops it, rolls its Noise state back and completes with the genuine one.
+  const p = await makePair(20);
+  const id = p.a.connect(0, { remoteEid: p.bId.eid, local: A, remote: B });
+  const macKey = handshakeMacKey(p.crypto, p.bId.eid);
+  let forged = 0;
+  p.run(undefined, (tx) => {
+    const parsed = parsePacket(tx.bytes);
+    if (
+      forged === 0 &&
+      parsed.ok &&
+      parsed.packet.form === 'long' &&
+      parsed.packet.type === LongType.HANDSHAKE
+    ) {
+      forged++;
+      const message = Uint8Array.from(parsed.packet.message);
+      message[50]! ^= 0x01;
+      const fake = encodeLongHeader(
+        { type: LongType.HANDSHAKE, dcid: parsed.packet.dcid, scid: parsed.packet.scid, message },
+        (a) => computeHandshakeMac(p.crypto, macKey, a),
+      );
+      p.a.handleDatagram(p.now, { local: A, remote: B }, fake);
+    }
+    return tx.bytes;
+  });
+  t.equal(forged, 1);
+  t.equal(p.a.stats().rejected.handshake_failed, 1, 'the forgery was counted');
+  t.equal(p.a.sessionInfo(id).state, 'established');
+  t.ok(p.a.sessionInfo(id).confirmed);
+});

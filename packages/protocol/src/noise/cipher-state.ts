@@ -127,6 +127,17 @@ export class CipherState {
     this.#key = sealed.slice(0, AEAD_KEY_BYTES);
   }
 
+  /** The key and nonce, so that a caller can undo a failed read (see `HandshakeState`). */
+  snapshot(): { key: Uint8Array | undefined; nonce: bigint } {
+    return { key: this.#key?.slice(), nonce: this.#nonce };
+  }
+
+  /** Puts back what {@link snapshot} took. */
+  restore(state: { key: Uint8Array | undefined; nonce: bigint }): void {
+    this.#key = state.key?.slice();
+    this.#nonce = state.nonce;
+  }
+
   #checkNonce(): void {
     if (this.#nonce >= NOISE_NONCE_MAX)
       throw new NonceExhaustedError('Noise nonce reached 2^64-1; this key must not be used again');

@@ -1,6 +1,7 @@
 import { asciiBytes } from '../bytes.js';
 import { AEAD_TAG_BYTES, X25519_KEY_BYTES, type CryptoProvider } from '../crypto/provider.js';
 import {
+  DecryptError,
   HandshakeStateError,
   InvalidKeyError,
   InvalidOptionError,
@@ -74,9 +75,11 @@ type Status = 'active' | 'complete' | 'failed';
  * `readMessage` with the peer's next message; once `isComplete`, call `split()` once.
  *
  * Errors: calls out of turn, after completion, and messages that are too long (Noise §3) or too
- * short for the pattern throw `HandshakeStateError` and leave the state untouched. Any error
- * after processing started (`DecryptError`, `LowOrderPointError`) aborts the handshake as Noise
- * §5.3 requires: every later call throws `HandshakeStateError`.
+ * short for the pattern throw `HandshakeStateError` and leave the state untouched. A message
+ * that fails to authenticate (`DecryptError`) is undone: the state is as before the call, so a
+ * forged or corrupted datagram cannot kill a handshake over UDP (WireGuard drops such messages
+ * the same way). A low-order key (`LowOrderPointError`) or a failure while writing aborts the
+ * handshake: every later call throws `HandshakeStateError`.
  */
 export class HandshakeState {
   readonly initiator: boolean;
@@ -216,8 +219,10 @@ export class HandshakeState {
 
   /**
    * ReadMessage(message) (Noise §5.3): processes the peer's next handshake message and returns
-   * its payload. Throws `DecryptError` when it does not authenticate, `LowOrderPointError` for
-   * a low-order public key, `HandshakeStateError` when out of turn or of the wrong length.
+   * its payload. Throws `DecryptError` when it does not authenticate (the state is then left
+   * exactly as before the call, so the genuine message can still be read), `LowOrderPointError`
+   * for a low-order public key (the handshake is aborted), `HandshakeStateError` when out of
+   * turn or of the wrong length (nothing changes).
    */
   readMessage(message: Uint8Array): Uint8Array {
     this.#checkUsable();
@@ -232,6 +237,12 @@ export class HandshakeState {
       throw new HandshakeStateError(
         `truncated handshake message: ${message.length} bytes, ${this.#pattern.name} message ${this.#messageIndex + 1} needs at least ${minimumBytes}`,
       );
+    const before = {
+      symmetric: this.#symmetric.snapshot(),
+      remoteEphemeralKey: this.#remoteEphemeralKey,
+      remoteStaticKey: this.#remoteStaticKey,
+      pskIndex: this.#pskIndex,
+    };
     try {
       let offset = 0;
       const take = (length: number): Uint8Array => {
@@ -259,7 +270,18 @@ export class HandshakeState {
       this.#advance();
       return payload;
     } catch (err) {
-      this.#status = 'failed';
+      if (err instanceof DecryptError) {
+        // A message that does not authenticate is forged or corrupted, and over UDP the genuine
+        // one may still arrive: undo what it mixed in and stay where we were, as WireGuard
+        // drops such messages. (Noise §5.3 leaves the reaction to the application.)
+        this.#symmetric.restore(before.symmetric);
+        this.#remoteEphemeralKey = before.remoteEphemeralKey;
+        this.#remoteStaticKey = before.remoteStaticKey;
+        this.#pskIndex = before.pskIndex;
+      } else {
+        // A low-order key is not noise on the wire but a peer misbehaving: abort.
+        this.#status = 'failed';
+      }
       throw err;
     }
   }

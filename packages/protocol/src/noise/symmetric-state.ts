@@ -4,6 +4,12 @@ import { HASH_BYTES, hashBlake2b, hkdf } from './hkdf.js';
 
 const EMPTY = new Uint8Array(0);
 
+export interface SymmetricSnapshot {
+  chainingKey: Uint8Array;
+  hash: Uint8Array;
+  cipher: { key: Uint8Array | undefined; nonce: bigint };
+}
+
 /**
  * A Noise SymmetricState (§5.2): the chaining key `ck`, the handshake hash `h`, and the
  * CipherState keyed from `ck` as the handshake proceeds.
@@ -69,6 +75,21 @@ export class SymmetricState {
     const plaintext = this.cipherState.decryptWithAd(this.#hash, ciphertext);
     this.mixHash(ciphertext);
     return plaintext;
+  }
+
+  /** `ck`, `h` and the cipher state, so that a failed read can be undone. */
+  snapshot(): SymmetricSnapshot {
+    return {
+      chainingKey: this.#chainingKey.slice(),
+      hash: this.#hash.slice(),
+      cipher: this.cipherState.snapshot(),
+    };
+  }
+
+  restore(s: SymmetricSnapshot): void {
+    this.#chainingKey = s.chainingKey.slice();
+    this.#hash = s.hash.slice();
+    this.cipherState.restore(s.cipher);
   }
 
   /** Split() (§5.2): the initiator→responder and responder→initiator CipherStates. */
