@@ -424,7 +424,7 @@ export class Session {
     if (this.retransmitCount === 0) this.stats.handshakeRttMs = now - this.firstInitialSentMs;
     const remoteStatic = hs.remoteStaticKey;
     if (!remoteStatic) {
-      this.failHandshake(now, { reason: 'handshake_failed', detail: 'no remote static key' });
+      this.failHandshake({ reason: 'handshake_failed', detail: 'no remote static key' });
       return;
     }
     const eid = Eid.fromPublicKey(this.config.crypto, remoteStatic);
@@ -433,7 +433,6 @@ export class Session {
         `peer proved ${eid.toString()}, expected ${this.expectedEid?.toString()}`,
       );
       this.failHandshake(
-        now,
         { reason: 'peer_mismatch', detail: error.message },
         error,
         CloseCode.PEER_IDENTITY_MISMATCH,
@@ -444,11 +443,11 @@ export class Session {
     try {
       params = decodeTransportParams(payload);
     } catch (err) {
-      this.failHandshake(now, handshakeFailure(err), err);
+      this.failHandshake(handshakeFailure(err), err);
       return;
     }
     if (!constantTimeEqual(params.connectionId, packet.scid)) {
-      this.failHandshake(now, { reason: 'handshake_failed', detail: 'connection ID mismatch' });
+      this.failHandshake({ reason: 'handshake_failed', detail: 'connection ID mismatch' });
       return;
     }
     this.remoteEid = eid;
@@ -460,7 +459,7 @@ export class Session {
       try {
         message = hs.writeMessage(encodeTransportParams(this.localParams()));
       } catch (err) {
-        this.failHandshake(now, handshakeFailure(err), err);
+        this.failHandshake(handshakeFailure(err), err);
         return;
       }
       const finish = encodeLongHeader(
@@ -765,13 +764,12 @@ export class Session {
       return hs.readMessage(message);
     } catch (err) {
       if (err instanceof DecryptError) this.reject('handshake_failed', err.message);
-      else this.failHandshake(now, handshakeFailure(err), err);
+      else this.failHandshake(handshakeFailure(err), err);
       return undefined;
     }
   }
 
   private failHandshake(
-    now: number,
     failure: { reason: RejectReason; detail: string },
     cause?: unknown,
     code: number = CloseCode.HANDSHAKE_FAILED,
@@ -782,7 +780,6 @@ export class Session {
     this.retransmitAtMs = undefined;
     this.retransmitFlight = undefined;
     this.state = 'closed';
-    void now;
     this.outputs.push({
       kind: 'closed',
       code,
