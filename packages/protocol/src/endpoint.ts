@@ -151,7 +151,10 @@ export class Endpoint {
   private readonly orphans: Transmit[] = [];
   private readonly recent: { reason: RejectReason; detail: string; from: Locator }[] = [];
   private nextSessionId = 1;
-  private roundRobin = 0;
+  /** Sessions that may have datagrams to send, in round-robin order (see `pollTransmit`). */
+  private readonly sending = new Set<Session>();
+  /** Responder sessions not yet established: bounded by `pendingHandshakesMax`. */
+  private readonly halfOpen = new Set<SessionId>();
   private readonly counters: EndpointStats;
 
   constructor(options: EndpointOptions) {
@@ -230,7 +233,9 @@ export class Endpoint {
 
   /** Queues an unreliable datagram. Throws DatagramTooLargeError, BackpressureError, SessionClosedError. */
   sendDatagram(_now: number, id: SessionId, data: Uint8Array): void {
-    this.session(id).sendDatagram(data);
+    const s = this.session(id);
+    s.sendDatagram(data);
+    this.sending.add(s);
   }
 
   /** Closes a session gracefully: the peer receives `code` and `reason`. */
@@ -290,7 +295,7 @@ export class Endpoint {
         return;
       }
       if (
-        this.pendingHandshakes() >= this.pendingHandshakesMax ||
+        this.halfOpen.size >= this.pendingHandshakesMax ||
         this.sessions.size >= this.sessionsMax
       ) {
         this.reject('handshake_limit', 'too many sessions or half-open handshakes', path.remote);
@@ -354,12 +359,13 @@ export class Endpoint {
   pollTransmit(_now: number): Transmit | undefined {
     const orphan = this.orphans.shift();
     if (orphan) return this.count(orphan);
-    const all = [...this.sessions.values()];
-    for (let i = 0; i < all.length; i++) {
-      const s = all[(this.roundRobin + i) % all.length]!;
+    // Only sessions touched since they last ran dry are asked; one that yields a datagram goes
+    // to the back of the line, so busy sessions take turns.
+    for (const s of this.sending) {
+      this.sending.delete(s);
       const t = s.pollTransmit();
       if (t) {
-        this.roundRobin = (this.roundRobin + i + 1) % Math.max(all.length, 1);
+        this.sending.add(s);
         return this.count(t);
       }
     }
@@ -436,17 +442,12 @@ export class Endpoint {
       throw new InvalidOptionError(`session limit of ${this.sessionsMax} reached`);
   }
 
-  private pendingHandshakes(): number {
-    let n = 0;
-    for (const s of this.sessions.values())
-      if (s.role === 'responder' && s.state === 'handshake') n++;
-    return n;
-  }
-
   private register(s: Session, now: number): void {
     this.sessions.set(s.id, s);
     this.byCid.set(toHex(s.localCid), s);
     this.startedMs.set(s.id, now);
+    this.sending.add(s);
+    if (s.role === 'responder') this.halfOpen.add(s.id);
   }
 
   private reject(reason: RejectReason, detail: string, from: Locator): void {
@@ -479,6 +480,7 @@ export class Endpoint {
           break;
         case 'established':
           this.announced.add(s.id);
+          this.halfOpen.delete(s.id);
           this.counters.handshakesCompleted++;
           this.emit({
             type: 'established',
@@ -512,6 +514,7 @@ export class Endpoint {
       }
     }
     if (s.state === 'closed') this.forget(s);
+    else this.sending.add(s);
   }
 
   private forget(s: Session): void {
@@ -519,6 +522,8 @@ export class Endpoint {
     for (const t of s.takeOutbox())
       if (this.orphans.length < ORPHAN_TRANSMITS_MAX) this.orphans.push(t);
     this.sessions.delete(s.id);
+    this.sending.delete(s);
+    this.halfOpen.delete(s.id);
     this.byCid.delete(toHex(s.localCid));
     this.byOdcid.delete(toHex(s.odcid));
     this.announced.delete(s.id);

@@ -253,3 +253,15 @@ t.test('a forged HANDSHAKE with a valid tag does not kill the handshake', async 
   t.equal(p.a.sessionInfo(id).state, 'established');
   t.ok(p.a.sessionInfo(id).confirmed);
 });
+
+t.test('half-open handshakes are bounded by pendingHandshakesMax', async (t) => {
+  const p = await makePair(21, {}, { pendingHandshakesMax: 2 });
+  for (let i = 0; i < 3; i++) p.a.connect(0, { remoteEid: p.bId.eid, local: A, remote: B });
+  for (let tx = p.a.pollTransmit(0); tx; tx = p.a.pollTransmit(0)) deliverToB(p, tx.bytes);
+  t.equal(p.b.stats().handshakesAccepted, 2);
+  t.equal(rejectedAt(p, 'handshake_limit'), 1);
+  // Once they complete, they no longer count: a new handshake is accepted.
+  p.run();
+  t.equal(p.b.sessionIds().length, 3, 'the refused one got in on retransmission');
+  t.equal(p.b.stats().handshakesAccepted, 3);
+});
