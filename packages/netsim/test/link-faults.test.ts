@@ -6,20 +6,12 @@ import {
   SinkNode,
   type LinkOptions,
 } from '@braid/netsim';
+import { A, B, overOneLink, sequenced } from './support/one-link.js';
 
-const A = '198.51.100.1:4433';
 const A2 = '198.51.100.2:4433';
-const B = '203.0.113.7:4433';
 
 function sendOver(seed: number, count: number, options: LinkOptions, sizeBytes = 100) {
-  const sim = new Simulator({ seed });
-  const sender = new ConstantRateSender({ from: A, to: B, count, intervalMs: 1, sizeBytes });
-  const sink = new SinkNode();
-  sim.addNode('a', sender, [A]);
-  sim.addNode('b', sink, [B]);
-  const link = sim.addLink(A, B, options);
-  sim.run({ maxVirtualMs: count + 1000 });
-  return { sender, arrivals: sink.arrivals, stats: link.stats() };
+  return overOneLink(seed, sequenced(count, 1, sizeBytes), options, count + 1000);
 }
 
 function differingBytes(a: Uint8Array, b: Uint8Array): number {

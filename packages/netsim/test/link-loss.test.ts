@@ -1,25 +1,11 @@
 import t from 'tap';
-import {
-  ConstantRateSender,
-  gilbertElliottFromMeanLoss,
-  readSequence,
-  Simulator,
-  SinkNode,
-  type LinkOptions,
-} from '@braid/netsim';
-
-const A = '198.51.100.1:4433';
-const B = '203.0.113.7:4433';
+import { gilbertElliottFromMeanLoss, readSequence, type LinkOptions } from '@braid/netsim';
+import { overOneLink, sequenced } from './support/one-link.js';
 
 /** Sends `count` sequenced datagrams over one link and returns the sequence numbers received. */
 function sendOver(seed: number, count: number, options: LinkOptions) {
-  const sim = new Simulator({ seed });
-  sim.addNode('a', new ConstantRateSender({ from: A, to: B, count, intervalMs: 0.1 }), [A]);
-  const sink = new SinkNode();
-  sim.addNode('b', sink, [B]);
-  const link = sim.addLink(A, B, options);
-  sim.run({ maxVirtualMs: count });
-  return { received: sink.arrivals.map((a) => readSequence(a.bytes)), stats: link.stats() };
+  const { arrivals, stats } = overOneLink(seed, sequenced(count, 0.1), options, count);
+  return { received: arrivals.map((a) => readSequence(a.bytes)), stats };
 }
 
 /** Lengths of the runs of consecutive missing sequence numbers. */

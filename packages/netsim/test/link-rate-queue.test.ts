@@ -1,40 +1,11 @@
 import t from 'tap';
-import {
-  ConstantRateSender,
-  readSequence,
-  Simulator,
-  SinkNode,
-  type LinkOptions,
-} from '@braid/netsim';
-
-const A = '198.51.100.1:4433';
-const B = '203.0.113.7:4433';
-
-function burst(
-  seed: number,
-  sender: ConstantRateSender,
-  options: LinkOptions,
-  maxVirtualMs = 10_000,
-) {
-  const sim = new Simulator({ seed });
-  const sink = new SinkNode();
-  sim.addNode('a', sender, [A]);
-  sim.addNode('b', sink, [B]);
-  const link = sim.addLink(A, B, options);
-  sim.run({ maxVirtualMs });
-  return { arrivals: sink.arrivals, stats: link.stats() };
-}
+import { readSequence } from '@braid/netsim';
+import { overOneLink, sequenced } from './support/one-link.js';
 
 t.test('serialization takes bytes * 8 / rateBps, one datagram at a time', (t) => {
   // 1250 bytes at 1 Mbit/s = 10 ms each.
-  const sender = new ConstantRateSender({
-    from: A,
-    to: B,
-    count: 5,
-    intervalMs: 0,
-    sizeBytes: 1250,
-  });
-  const { arrivals } = burst(1, sender, { rateBps: 1_000_000, delayMs: 5 });
+  const sender = sequenced(5, 0, 1250);
+  const { arrivals } = overOneLink(1, sender, { rateBps: 1_000_000, delayMs: 5 });
   t.same(
     arrivals.map((a) => a.atMs),
     [15, 25, 35, 45, 55],
@@ -47,14 +18,8 @@ t.test('serialization takes bytes * 8 / rateBps, one datagram at a time', (t) =>
 });
 
 t.test('an idle link serializes a lone datagram immediately', (t) => {
-  const sender = new ConstantRateSender({
-    from: A,
-    to: B,
-    count: 3,
-    intervalMs: 100,
-    sizeBytes: 500,
-  });
-  const { arrivals } = burst(2, sender, { rateBps: 8_000_000 });
+  const sender = sequenced(3, 100, 500);
+  const { arrivals } = overOneLink(2, sender, { rateBps: 8_000_000 });
   // 500 bytes at 8 Mbit/s = 0.5 ms; each finds the link idle.
   t.same(
     arrivals.map((a) => a.atMs),
@@ -64,14 +29,8 @@ t.test('an idle link serializes a lone datagram immediately', (t) => {
 });
 
 t.test('datagrams beyond queuePackets are dropped and counted as queue', (t) => {
-  const sender = new ConstantRateSender({
-    from: A,
-    to: B,
-    count: 10,
-    intervalMs: 0,
-    sizeBytes: 1250,
-  });
-  const { arrivals, stats } = burst(3, sender, { rateBps: 1_000_000, queuePackets: 3 });
+  const sender = sequenced(10, 0, 1250);
+  const { arrivals, stats } = overOneLink(3, sender, { rateBps: 1_000_000, queuePackets: 3 });
   // One on the transmitter, three waiting; drop-tail keeps the first four.
   t.same(
     arrivals.map((a) => readSequence(a.bytes)),
@@ -83,14 +42,8 @@ t.test('datagrams beyond queuePackets are dropped and counted as queue', (t) => 
 });
 
 t.test('queueBytes bounds the bytes waiting', (t) => {
-  const sender = new ConstantRateSender({
-    from: A,
-    to: B,
-    count: 10,
-    intervalMs: 0,
-    sizeBytes: 1250,
-  });
-  const { arrivals, stats } = burst(4, sender, { rateBps: 1_000_000, queueBytes: 2500 });
+  const sender = sequenced(10, 0, 1250);
+  const { arrivals, stats } = overOneLink(4, sender, { rateBps: 1_000_000, queueBytes: 2500 });
   t.equal(arrivals.length, 3);
   t.equal(stats.dropped.queue, 7);
   t.end();
@@ -98,14 +51,8 @@ t.test('queueBytes bounds the bytes waiting', (t) => {
 
 t.test('the queue drains: a datagram sent once the queue has room is accepted', (t) => {
   // 10 ms per datagram, one sent every 6 ms, queue of 2: the queue grows by one every 15 ms.
-  const sender = new ConstantRateSender({
-    from: A,
-    to: B,
-    count: 200,
-    intervalMs: 6,
-    sizeBytes: 1250,
-  });
-  const { arrivals, stats } = burst(5, sender, { rateBps: 1_000_000, queuePackets: 2 });
+  const sender = sequenced(200, 6, 1250);
+  const { arrivals, stats } = overOneLink(5, sender, { rateBps: 1_000_000, queuePackets: 2 });
   t.ok(stats.dropped.queue > 0, `dropped ${stats.dropped.queue}`);
   t.ok(arrivals.length > 100, `delivered ${arrivals.length}`);
   t.equal(stats.delivered + stats.dropped.queue, 200);
@@ -116,8 +63,8 @@ t.test('throughput never exceeds rateBps', (t) => {
   const rateBps = 2_000_000;
   const sizeBytes = 1000; // 4 ms each
   // Offered load 2x the rate for one second.
-  const sender = new ConstantRateSender({ from: A, to: B, count: 500, intervalMs: 2, sizeBytes });
-  const { arrivals, stats } = burst(6, sender, { rateBps, queuePackets: 50, delayMs: 3 });
+  const sender = sequenced(500, 2, sizeBytes);
+  const { arrivals, stats } = overOneLink(6, sender, { rateBps, queuePackets: 50, delayMs: 3 });
   t.ok(stats.dropped.queue > 100, `queue drops ${stats.dropped.queue}`);
   const serializationMs = (sizeBytes * 8 * 1000) / rateBps;
   let tooClose = 0;
@@ -136,14 +83,12 @@ t.test('throughput never exceeds rateBps', (t) => {
 });
 
 t.test('a datagram lost on the wire still used its share of the rate', (t) => {
-  const sender = new ConstantRateSender({
-    from: A,
-    to: B,
-    count: 200,
-    intervalMs: 0,
-    sizeBytes: 1250,
+  const sender = sequenced(200, 0, 1250);
+  const { arrivals } = overOneLink(7, sender, {
+    rateBps: 1_000_000,
+    loss: 0.5,
+    queuePackets: 1000,
   });
-  const { arrivals } = burst(7, sender, { rateBps: 1_000_000, loss: 0.5, queuePackets: 1000 });
   t.ok(arrivals.length > 50 && arrivals.length < 150);
   for (const a of arrivals) {
     const seq = readSequence(a.bytes);
