@@ -48,3 +48,11 @@ export {
   type EndpointSummary,
 } from './scenario/datagram-exchange.js';
 export { randomFaults, SWEEP_HEAL_AT_MS, SWEEP_MAX_VIRTUAL_MS } from './scenario/random-faults.js';
+export {
+  runStreamTransfer,
+  streamContent,
+  Fnv1a32,
+  type TransferOptions,
+  type TransferResult,
+} from './scenario/stream-transfer.js';
+export type { FaultPhases, LinkSummary } from './scenario/common.js';

@@ -39,6 +39,10 @@ import {
 } from './session.js';
 import { constantTimeEqual } from './bytes.js';
 import { LongType, parsePacket } from './wire/packet.js';
+import { KEY_UPDATE_AFTER_MS, KEY_UPDATE_AFTER_PACKETS } from './packet-keys.js';
+import type { CongestionAlgorithm } from './recovery/congestion.js';
+import type { ReadResult } from './stream/recv-stream.js';
+import type { StreamPolicy } from './stream/streams.js';
 
 export interface EndpointOptions {
   identity: Identity;
@@ -59,12 +63,56 @@ export interface EndpointOptions {
   datagramQueueMax?: number;
   /** Events queued before the oldest datagram events are dropped (counted). Default 65 536. */
   eventQueueMax?: number;
-  /** Idle timeout announced to peers (enforced from the streams layer on). Default 30 000 ms. */
+  /**
+   * A session with nothing received for this long is closed (the smaller of both sides'
+   * values applies; RFC 9000 §10.1). Default 30 000 ms.
+   */
   idleTimeoutMs?: number;
+  /** PING after this long without sending anything, so idle sessions and NAT bindings live. Default 10 000 ms; 0 turns it off. */
+  keepaliveIntervalMs?: number;
+  /** Size of the datagrams sent (before path MTU discovery). Default 1200, range 1200–65527. */
+  maxDatagramBytes?: number;
+  /** Delay before acknowledging a lone packet, announced to the peer. Default 25 ms. */
+  maxAckDelayMs?: number;
+  /** Congestion controller. Default `cubic`. */
+  congestion?: CongestionAlgorithm;
+  /** Key update after this many packets under one key. Default 2^24. */
+  keyUpdateAfterPackets?: number;
+  /** Key update after a key is this old. Default 120 000 ms. */
+  keyUpdateAfterMs?: number;
+  /** Receive window per stream. Default 1 MiB. */
+  streamWindowBytes?: number;
+  /** Receive window per session (all streams). Default 4 MiB. */
+  connectionWindowBytes?: number;
+  /** Streams the peer may have open at once. Default 1024. */
+  maxStreams?: number;
+  /** Unacknowledged bytes buffered per stream before writes take less. Default 1 MiB. */
+  streamSendBufferBytes?: number;
   /** Whether to accept sessions from this peer. Default: everyone (open mode). */
   acceptPeer?: (eid: Eid) => boolean;
   /** Whether this endpoint answers INITIALs at all. Default true. */
   acceptIncoming?: boolean;
+}
+
+function nonNegative(name: string, v: number | undefined, dflt: number): number {
+  const value = v ?? dflt;
+  if (!Number.isFinite(value) || value < 0)
+    throw new InvalidOptionError(`${name} must be a number ≥ 0, got ${String(v)}`);
+  return value;
+}
+
+function inRange(name: string, v: number | undefined, dflt: number, min: number, max: number) {
+  const value = v ?? dflt;
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new InvalidOptionError(`${name} must be an integer in ${min}..${max}, got ${String(v)}`);
+  return value;
+}
+
+function congestionOption(v: string | undefined): CongestionAlgorithm {
+  const value = v ?? 'cubic';
+  if (value !== 'cubic' && value !== 'newreno')
+    throw new InvalidOptionError(`congestion must be 'cubic' or 'newreno', got ${String(v)}`);
+  return value;
 }
 
 export interface ConnectOptions {
@@ -87,6 +135,20 @@ export type EndpointEvent =
       handshakeMs: number;
     }
   | { type: 'datagram'; session: SessionId; data: Uint8Array }
+  /** The peer opened a stream. */
+  | { type: 'stream_opened'; session: SessionId; streamId: number }
+  /** Bytes (or the end) can be read; read until `streamRead` returns undefined. */
+  | { type: 'stream_readable'; session: SessionId; streamId: number }
+  /** A stream whose writes were cut short has room again. */
+  | { type: 'stream_writable'; session: SessionId; streamId: number }
+  /** The peer abandoned its sending half with `code`. */
+  | { type: 'stream_reset'; session: SessionId; streamId: number; code: number }
+  /** The peer asked us to stop sending; our half was reset with its `code`. */
+  | { type: 'stream_stopped'; session: SessionId; streamId: number; code: number }
+  /** Both halves finished: the stream is gone. */
+  | { type: 'stream_closed'; session: SessionId; streamId: number }
+  /** The peer raised its stream limit after `openStream` was refused. */
+  | { type: 'streams_available'; session: SessionId; available: number }
   | {
       type: 'closed';
       session: SessionId;
@@ -177,6 +239,30 @@ export class Endpoint {
       ),
       datagramQueueMax: positive('datagramQueueMax', options.datagramQueueMax, 256),
       idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs, 30_000),
+      keepaliveIntervalMs: nonNegative('keepaliveIntervalMs', options.keepaliveIntervalMs, 10_000),
+      maxDatagramBytes: inRange('maxDatagramBytes', options.maxDatagramBytes, 1200, 1200, 65_527),
+      maxAckDelayMs: inRange('maxAckDelayMs', options.maxAckDelayMs, 25, 0, 16_383),
+      congestion: congestionOption(options.congestion),
+      keyUpdate: {
+        updateAfterPackets: positive(
+          'keyUpdateAfterPackets',
+          options.keyUpdateAfterPackets,
+          KEY_UPDATE_AFTER_PACKETS,
+        ),
+        updateAfterMs: positive('keyUpdateAfterMs', options.keyUpdateAfterMs, KEY_UPDATE_AFTER_MS),
+      },
+      streamWindowBytes: positive('streamWindowBytes', options.streamWindowBytes, 1 << 20),
+      connectionWindowBytes: positive(
+        'connectionWindowBytes',
+        options.connectionWindowBytes,
+        4 << 20,
+      ),
+      maxStreams: positive('maxStreams', options.maxStreams, 1024),
+      streamSendBufferBytes: positive(
+        'streamSendBufferBytes',
+        options.streamSendBufferBytes,
+        1 << 20,
+      ),
     };
     this.pendingHandshakesMax = positive(
       'pendingHandshakesMax',
@@ -238,11 +324,77 @@ export class Endpoint {
     this.sending.add(s);
   }
 
-  /** Closes a session gracefully: the peer receives `code` and `reason`. */
+  /**
+   * Closes a session now: the peer receives `code` and `reason`; unsent and unacknowledged
+   * stream data is abandoned. See {@link closeGracefully} to let streams drain first.
+   */
   close(now: number, id: SessionId, reason = '', code: number = CloseCode.NO_ERROR): void {
     const s = this.session(id);
     s.close(now, code, reason);
     this.collect(s, now);
+  }
+
+  /**
+   * Closes a session once everything written to its streams is acknowledged, or after
+   * `timeoutMs` (default 30 s) whatever remains. Reads go on meanwhile.
+   */
+  closeGracefully(now: number, id: SessionId, reason = '', timeoutMs = 30_000): void {
+    const s = this.session(id);
+    s.closeGracefully(now, reason, timeoutMs);
+    this.collect(s, now);
+  }
+
+  /** Opens a stream. Throws StreamLimitError (wait for `streams_available`), StreamStateError. */
+  openStream(_now: number, id: SessionId, policy?: StreamPolicy): number {
+    const s = this.session(id);
+    const streamId = s.openStream(policy);
+    return streamId;
+  }
+
+  /** Writes what fits of `data`; returns the bytes taken. Wait for `stream_writable` for more. */
+  streamWrite(now: number, id: SessionId, streamId: number, data: Uint8Array): number {
+    const s = this.session(id);
+    const n = s.streamWrite(streamId, data);
+    this.collect(s, now);
+    return n;
+  }
+
+  /** Ends a stream's sending half (after what was written). */
+  streamEnd(now: number, id: SessionId, streamId: number): void {
+    const s = this.session(id);
+    s.streamEnd(streamId);
+    this.collect(s, now);
+  }
+
+  /** Abandons a stream's sending half with an application code. */
+  streamReset(now: number, id: SessionId, streamId: number, code: number): void {
+    const s = this.session(id);
+    s.streamReset(streamId, code);
+    this.collect(s, now);
+  }
+
+  /** Asks the peer to stop sending on a stream; what arrives is discarded. */
+  streamStopSending(now: number, id: SessionId, streamId: number, code: number): void {
+    const s = this.session(id);
+    s.streamStopSending(streamId, code);
+    this.collect(s, now);
+  }
+
+  /** Reads up to `max` bytes of a stream in order; undefined when nothing is ready. */
+  streamRead(now: number, id: SessionId, streamId: number, max = 65_536): ReadResult | undefined {
+    const s = this.session(id);
+    const r = s.streamRead(streamId, max);
+    this.collect(s, now);
+    return r;
+  }
+
+  setStreamPolicy(id: SessionId, streamId: number, policy: StreamPolicy): void {
+    this.session(id).setStreamPolicy(streamId, policy);
+  }
+
+  /** Test hook: see `Session.fastForwardPacketNumbers`. */
+  fastForwardPacketNumbers(id: SessionId, next: number, limit?: number): void {
+    this.session(id).fastForwardPacketNumbers(next, limit);
   }
 
   // ---- inputs ---------------------------------------------------------------------------
@@ -356,14 +508,14 @@ export class Endpoint {
   // ---- outputs --------------------------------------------------------------------------
 
   /** The next datagram to send, round-robin over sessions; `undefined` when there is none. */
-  pollTransmit(_now: number): Transmit | undefined {
+  pollTransmit(now: number): Transmit | undefined {
     const orphan = this.orphans.shift();
     if (orphan) return this.count(orphan);
     // Only sessions touched since they last ran dry are asked; one that yields a datagram goes
     // to the back of the line, so busy sessions take turns.
     for (const s of this.sending) {
       this.sending.delete(s);
-      const t = s.pollTransmit();
+      const t = s.pollTransmit(now);
       if (t) {
         this.sending.add(s);
         return this.count(t);
@@ -493,6 +645,19 @@ export class Endpoint {
           break;
         case 'datagram':
           this.emit({ type: 'datagram', session: s.id, data: out.data });
+          break;
+        case 'stream_opened':
+        case 'stream_readable':
+        case 'stream_writable':
+        case 'stream_closed':
+          this.emit({ type: out.kind, session: s.id, streamId: out.streamId });
+          break;
+        case 'stream_reset':
+        case 'stream_stopped':
+          this.emit({ type: out.kind, session: s.id, streamId: out.streamId, code: out.code });
+          break;
+        case 'streams_available':
+          this.emit({ type: out.kind, session: s.id, available: out.available });
           break;
         case 'closed':
           if (

@@ -24,6 +24,10 @@ export const CloseCode = {
   FINAL_SIZE_ERROR: 0x09,
   KEY_UPDATE_ERROR: 0x0a,
   AEAD_LIMIT_REACHED: 0x0b,
+  /** A frame for a stream in a state that cannot take it (e.g. ours, never opened). */
+  STREAM_STATE_ERROR: 0x0c,
+  /** Nothing was received for the idle timeout; never sent, reported locally. */
+  IDLE_TIMEOUT: 0x0d,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -153,6 +157,15 @@ export class UnknownSessionError extends defineError(
   'UnknownSessionError',
   'ERR_BRAID_UNKNOWN_SESSION',
 ) {}
+/** No stream with this ID is open on the session (never opened, or already finished). */
+export class UnknownStreamError extends defineError(
+  'UnknownStreamError',
+  'ERR_BRAID_UNKNOWN_STREAM',
+) {}
+/** The peer's stream limit is reached; wait for the `streams_available` event. */
+export class StreamLimitError extends defineError('StreamLimitError', 'ERR_BRAID_STREAM_LIMIT') {}
+/** A write after the stream was ended or reset. */
+export class StreamStateError extends defineError('StreamStateError', 'ERR_BRAID_STREAM_STATE') {}
 /** A configuration value is out of range; `message` names the option. */
 export class InvalidOptionError extends defineError(
   'InvalidOptionError',

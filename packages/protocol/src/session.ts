@@ -12,6 +12,13 @@
  *   cache, never sending more than 3× the bytes it received before the initiator's address is
  *   validated (RFC 9000 §8.1). The address is validated by FINISH (XX) or by the first short
  *   packet that opens with the new keys (IK). Then it sends HANDSHAKE_DONE.
+ *
+ * Once keys exist, every short packet goes through one path (docs/protocol.md §Recovery):
+ * frames are chosen by priority (ACK, control, datagrams, low-latency then bulk stream data),
+ * the packet is sealed under the current key phase ({@link PacketKeys}), and ack-eliciting
+ * packets are recorded by {@link LossDetection}, gated by its congestion window and pacer.
+ * What a lost packet carried is handed back to its owner (streams, control state) and sent
+ * again in new packets; packets themselves are never resent.
  */
 import { asciiBytes, concatBytes, constantTimeEqual, toHex } from './bytes.js';
 import { AEAD_TAG_BYTES, type CryptoProvider } from './crypto/provider.js';
@@ -24,19 +31,34 @@ import {
   PeerIdentityMismatchError,
   HandshakeTimeoutError,
   SessionClosedError,
+  StreamStateError,
   type BraidError,
   type RejectReason,
 } from './errors.js';
 import { Eid, type Identity } from './identity.js';
 import { HandshakeState } from './noise/index.js';
+import { PacketKeys, type KeyUpdateConfig } from './packet-keys.js';
 import { randomBytes, type Random } from './random.js';
-import { ReplayWindow } from './replay-window.js';
+import { AckTracker } from './recovery/ack-tracker.js';
+import type { CongestionAlgorithm } from './recovery/congestion.js';
+import { AckOfUnsentPacket, LossDetection, type SentPacket } from './recovery/loss-detection.js';
+import { REJECT_AFTER_PACKETS, ReplayWindow } from './replay-window.js';
+import {
+  DEFAULT_STREAM_POLICY,
+  Streams,
+  StreamViolation,
+  type SentStreamFrame,
+  type StreamEvent,
+  type StreamPolicy,
+} from './stream/streams.js';
+import type { ReadResult } from './stream/recv-stream.js';
 import { ByteWriter, WireDecodeError } from './wire/codec.js';
 import {
   datagramFrameBytes,
   decodeFrames,
   encodeFrames,
   isAckEliciting,
+  streamFrameOverhead,
   type Frame,
 } from './wire/frames.js';
 import {
@@ -48,7 +70,6 @@ import {
   LongType,
   MAX_DATAGRAM_BYTES,
   MIN_INITIAL_DATAGRAM_BYTES,
-  packetNonce,
   PATTERN_NAMES,
   PatternId,
   SHORT_HEADER_BYTES,
@@ -77,9 +98,16 @@ export type SessionId = number;
 export type Role = 'initiator' | 'responder';
 export type SessionState = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
 
-/** Largest DATAGRAM payload that fits one v1 packet (before PMTU discovery raises it). */
-export const DATAGRAM_PAYLOAD_BYTES_MAX =
-  MAX_DATAGRAM_BYTES - SHORT_HEADER_BYTES - AEAD_TAG_BYTES - (1 + 2); // type + 2-byte length
+/** Largest DATAGRAM payload that fits a datagram of `datagramBytes` (type + 2-byte length). */
+export function datagramPayloadMax(datagramBytes: number): number {
+  return datagramBytes - SHORT_HEADER_BYTES - AEAD_TAG_BYTES - (1 + 2);
+}
+/** Largest DATAGRAM payload that fits one default-size v1 packet. */
+export const DATAGRAM_PAYLOAD_BYTES_MAX = datagramPayloadMax(MAX_DATAGRAM_BYTES);
+/** Frame bytes a short packet of `datagramBytes` can carry. */
+function payloadRoom(datagramBytes: number): number {
+  return datagramBytes - SHORT_HEADER_BYTES - AEAD_TAG_BYTES;
+}
 /** The responder sends at most this many times the bytes it received before validation. */
 export const AMPLIFICATION_FACTOR = 3;
 /** Short packets that arrive before their keys are kept (and opened later) up to this bound. */
@@ -97,6 +125,19 @@ export interface SessionConfig {
   handshakeRetransmitMaxMs: number;
   datagramQueueMax: number;
   idleTimeoutMs: number;
+  /** PING after this long without sending anything ack-eliciting (0: never). */
+  keepaliveIntervalMs: number;
+  /** Size of the datagrams this side sends (path MTU discovery will raise it per path). */
+  maxDatagramBytes: number;
+  /** The delay we promise before acknowledging (announced as max_ack_delay). */
+  maxAckDelayMs: number;
+  congestion: CongestionAlgorithm;
+  keyUpdate: KeyUpdateConfig;
+  /** Per-stream and session receive windows, stream limit and send buffer. */
+  streamWindowBytes: number;
+  connectionWindowBytes: number;
+  maxStreams: number;
+  streamSendBufferBytes: number;
 }
 
 export interface SessionStats {
@@ -113,10 +154,38 @@ export interface SessionStats {
   handshakeRttMs: number;
   /** Responder: handshake replies not sent because of the 3× anti-amplification limit. */
   repliesWithheld: number;
+  /** Round-trip time (RFC 9002 §5): last sample, smoothed, variation, minimum; ms. */
+  rttMs: number;
+  rttVarMs: number;
+  minRttMs: number;
+  latestRttMs: number;
+  congestionAlgorithm: string;
+  cwndBytes: number;
+  ssthreshBytes: number;
+  bytesInFlight: number;
+  congestionEvents: number;
+  /** Packets (and their bytes) declared lost by loss detection. */
+  packetsLost: number;
+  bytesLost: number;
+  /** Stream bytes sent again after a loss (or as probe content). */
+  retransmittedBytes: number;
+  /** Stream bytes the peer acknowledged, counted once. */
+  deliveredBytes: number;
+  /** Stream bytes the application read from this session. */
+  readBytes: number;
+  /** Probe timeouts that fired, and persistent-congestion collapses. */
+  ptoCount: number;
+  persistentCongestion: number;
+  /** Key updates done (send side), and the current send key phase. */
+  keyUpdates: number;
+  keyPhase: 0 | 1;
+  streamsOpen: number;
+  streamsOpened: number;
 }
 
 /** What the session asks its endpoint to do; the endpoint turns these into events and counters. */
 export type SessionOutput =
+  | StreamEvent
   | { kind: 'established' }
   | { kind: 'datagram'; data: Uint8Array }
   | { kind: 'closed'; code: number; reason: string; byPeer: boolean; error?: BraidError }
@@ -164,7 +233,7 @@ export class Session {
   remoteEid: Eid | undefined;
   remoteParams: TransportParams | undefined;
   handshakeHash: Uint8Array | undefined;
-  readonly stats: SessionStats = {
+  private readonly counters = {
     packetsSent: 0,
     packetsReceived: 0,
     bytesSent: 0,
@@ -181,10 +250,30 @@ export class Session {
   private readonly macKey: Uint8Array;
   private handshake: HandshakeState | undefined;
   private readonly expectedEid: Eid | undefined;
-  private sendKey: Uint8Array | undefined;
-  private receiveKey: Uint8Array | undefined;
+  private keys: PacketKeys | undefined;
   private nextPacketNumber = 0;
   private readonly replay = new ReplayWindow();
+  private readonly streams: Streams;
+  private readonly acks: AckTracker;
+  private readonly recovery: LossDetection<SentFrame>;
+  /** Frames owed to the peer outside the streams: HANDSHAKE_DONE, a PING. */
+  private handshakeDonePending = false;
+  private pingPending = false;
+  /** Probe packets to send regardless of the congestion window (RFC 9002 §6.2.4). */
+  private probesPending = 0;
+  /** The sender had nothing to send while the window had room (RFC 9002 §7.8). */
+  private appLimited = true;
+  /** Set when only the pacer holds back a packet: when to try again. */
+  private pacingUntilMs: number | undefined;
+  private lastReceivedMs: number;
+  private lastElicitingSentMs: number;
+  /** An ack-eliciting packet went out since the last receipt (idle timer rule, RFC 9000 §10.1). */
+  private elicitingSinceReceive = false;
+  private lastNowMs: number;
+  /** A graceful close waiting for every stream byte to be acknowledged. */
+  private shutdown: { code: number; reason: string; deadlineMs: number } | undefined;
+  /** Test hook: packet numbers start here (to exercise counters near their limits). */
+  private packetNumberLimit = REJECT_AFTER_PACKETS;
 
   /** Initiator: the flight to retransmit until answered (INITIAL, then FINISH or nothing). */
   private retransmitFlight: Uint8Array | undefined;
@@ -205,7 +294,6 @@ export class Session {
   private earlyPackets: { path: PathTuple; packet: ShortHeaderPacket; size: number }[] = [];
 
   private readonly outbox: Transmit[] = [];
-  private readonly pendingFrames: Frame[] = [];
   private readonly pendingDatagrams: Uint8Array[] = [];
   private closeFrame: Frame | undefined;
   private closeRepeats = 0;
@@ -235,6 +323,21 @@ export class Session {
     this.addressValidated = role === 'initiator';
     this.startedMs = now;
     this.handshakeDeadlineMs = now + config.handshakeTimeoutMs;
+    this.lastReceivedMs = now;
+    this.lastElicitingSentMs = now;
+    this.lastNowMs = now;
+    this.streams = new Streams(role === 'initiator', {
+      streamWindow: config.streamWindowBytes,
+      connectionWindow: config.connectionWindowBytes,
+      maxStreams: config.maxStreams,
+      sendBufferMax: config.streamSendBufferBytes,
+    });
+    this.acks = new AckTracker(config.maxAckDelayMs);
+    this.recovery = new LossDetection<SentFrame>({
+      initialRttMs: config.initialRttMs,
+      maxDatagramBytes: config.maxDatagramBytes,
+      algorithm: config.congestion,
+    });
   }
 
   /** Creates an initiator session and queues its INITIAL. */
@@ -338,22 +441,22 @@ export class Session {
       { type: LongType.HANDSHAKE, dcid: packet.scid, scid: s.localCid, message: reply },
       (a) => computeHandshakeMac(config.crypto, macKey, a),
     );
-    if (hs.isComplete) s.installKeys(hs); // IK: keys now, but no 1-RTT data until validated
+    if (hs.isComplete) s.installKeys(hs, now); // IK: keys now, but no 1-RTT data until validated
     s.sendHandshakeReply(now);
     return s;
   }
 
   // ---- commands -------------------------------------------------------------------------
 
-  /** Largest datagram payload the session accepts now. */
+  /** Largest datagram payload the session accepts now: the path's size and the peer's limit. */
   get maxDatagramBytes(): number {
-    const peer = this.remoteParams?.maxDatagramFrameBytes ?? DATAGRAM_PAYLOAD_BYTES_MAX;
-    return Math.min(peer, DATAGRAM_PAYLOAD_BYTES_MAX);
+    const path = datagramPayloadMax(this.config.maxDatagramBytes);
+    const peer = this.remoteParams?.maxDatagramFrameBytes ?? path;
+    return Math.min(peer, path);
   }
 
   sendDatagram(data: Uint8Array): void {
-    if (this.state !== 'handshake' && this.state !== 'established')
-      throw new SessionClosedError(`session ${this.id} is ${this.state}`);
+    this.assertOpen();
     if (data.length > this.maxDatagramBytes)
       throw new DatagramTooLargeError(
         `datagram of ${data.length} bytes exceeds the limit of ${this.maxDatagramBytes}`,
@@ -363,19 +466,104 @@ export class Session {
     this.pendingDatagrams.push(data.slice());
   }
 
+  /** Opens a stream to the peer; throws StreamLimitError when the peer's limit is reached. */
+  openStream(policy: StreamPolicy = DEFAULT_STREAM_POLICY): number {
+    this.assertOpen();
+    if (this.state !== 'established' || !this.remoteParams)
+      throw new StreamStateError(`session ${this.id} is not established yet`);
+    return this.streams.open(policy);
+  }
+
+  /** Writes as much of `data` as the stream's send buffer takes; returns the bytes taken. */
+  streamWrite(streamId: number, data: Uint8Array): number {
+    this.assertOpen();
+    return this.streams.write(streamId, data);
+  }
+
+  /** Ends the sending half: the peer reads the bytes written so far, then the end. */
+  streamEnd(streamId: number): void {
+    this.assertOpen();
+    this.streams.end(streamId);
+  }
+
+  /** Abandons the sending half with an application error code. */
+  streamReset(streamId: number, code: number): void {
+    this.assertOpen();
+    this.streams.reset(streamId, code);
+  }
+
+  /** Asks the peer to stop sending on this stream; unread bytes are discarded. */
+  streamStopSending(streamId: number, code: number): void {
+    this.assertOpen();
+    this.streams.stopSending(streamId, code);
+  }
+
+  /** Reads up to `max` bytes in order; undefined when nothing is ready yet. */
+  streamRead(streamId: number, max: number): ReadResult | undefined {
+    return this.streams.read(streamId, max);
+  }
+
+  streamWritable(streamId: number): number {
+    return this.streams.writable(streamId);
+  }
+
+  setStreamPolicy(streamId: number, policy: StreamPolicy): void {
+    this.streams.setPolicy(streamId, policy);
+  }
+
+  streamPolicy(streamId: number): StreamPolicy {
+    return this.streams.policy(streamId);
+  }
+
+  streamIds(): number[] {
+    return this.streams.ids();
+  }
+
   close(now: number, code: number, reason: string): void {
     if (this.state === 'closing' || this.state === 'draining' || this.state === 'closed') return;
-    if (this.sendKey && this.remoteCid) {
+    this.shutdown = undefined;
+    if (this.keys && this.remoteCid) {
       this.closeFrame = { type: 'connection_close', code, reason };
-      this.pendingFrames.length = 0;
       this.pendingDatagrams.length = 0;
-      this.sendFrames([this.closeFrame]);
+      this.sendClose();
       this.state = 'closing';
-      this.drainUntilMs = now + 3 * this.probeTimeoutMs();
+      this.drainUntilMs = now + 3 * this.closePtoMs();
     } else {
       this.state = 'closed';
     }
     this.outputs.push({ kind: 'closed', code, reason, byPeer: false });
+  }
+
+  /**
+   * Closes once every byte written to every stream is acknowledged (or at `timeoutMs`, then
+   * as {@link close}); meanwhile streams drain and the application may still read.
+   */
+  closeGracefully(now: number, reason: string, timeoutMs: number): void {
+    if (this.state !== 'established' && this.state !== 'handshake') return;
+    this.shutdown = { code: CloseCode.NO_ERROR, reason, deadlineMs: now + timeoutMs };
+    this.checkShutdown(now);
+  }
+
+  /** Whether a graceful close is under way. */
+  get shuttingDown(): boolean {
+    return this.shutdown !== undefined;
+  }
+
+  private assertOpen(): void {
+    if (this.state !== 'handshake' && this.state !== 'established')
+      throw new SessionClosedError(`session ${this.id} is ${this.state}`);
+  }
+
+  private checkShutdown(now: number): void {
+    const sd = this.shutdown;
+    if (!sd) return;
+    if (now >= sd.deadlineMs) this.close(now, sd.code, `${sd.reason} (drain timed out)`.trim());
+    else if (
+      this.state === 'established' &&
+      this.streams.allAcknowledged &&
+      this.pendingDatagrams.length === 0
+    )
+      this.close(now, sd.code, sd.reason);
   }
 
   // ---- inputs ---------------------------------------------------------------------------
@@ -388,7 +576,7 @@ export class Session {
     size: number,
     acceptPeer: (eid: Eid) => boolean,
   ): void {
-    this.stats.bytesReceived += size;
+    this.counters.bytesReceived += size;
     if (!this.addressValidated) this.unvalidatedBytesReceived += size;
     if (this.state === 'closing' || this.state === 'draining' || this.state === 'closed') {
       this.reject('closed', 'handshake packet for a closing session');
@@ -421,7 +609,7 @@ export class Session {
     }
     const payload = this.readHandshakeMessage(now, hs, packet.message);
     if (!payload) return;
-    if (this.retransmitCount === 0) this.stats.handshakeRttMs = now - this.firstInitialSentMs;
+    if (this.retransmitCount === 0) this.counters.handshakeRttMs = now - this.firstInitialSentMs;
     const remoteStatic = hs.remoteStaticKey;
     if (!remoteStatic) {
       this.failHandshake({ reason: 'handshake_failed', detail: 'no remote static key' });
@@ -452,8 +640,11 @@ export class Session {
     }
     this.remoteEid = eid;
     this.remoteParams = params;
+    this.streams.setPeerLimits(params);
     this.remoteCid = packet.scid.slice();
     this.retransmitCount = 0;
+    if (this.counters.handshakeRttMs >= 0)
+      this.recovery.rtt.update(this.counters.handshakeRttMs, 0, 0, false);
     if (this.pattern === PatternId.XX) {
       let message: Uint8Array;
       try {
@@ -471,9 +662,9 @@ export class Session {
     } else {
       // IK: the handshake is done; a PING in a short packet proves our keys to the responder.
       this.retransmitFlight = undefined;
-      this.pendingFrames.push({ type: 'ping' });
+      this.pingPending = true;
     }
-    this.installKeys(hs);
+    this.installKeys(hs, now);
     this.state = 'established';
     this.retransmitAtMs = now + this.probeTimeoutMs();
     this.outputs.push({ kind: 'established' });
@@ -488,7 +679,7 @@ export class Session {
     const hs = this.handshake;
     if (this.state !== 'handshake' || !hs || this.pattern !== PatternId.XX) {
       // A retransmitted FINISH: our HANDSHAKE_DONE was lost. Say it again.
-      if (this.state === 'established') this.pendingFrames.push({ type: 'handshake_done' });
+      if (this.state === 'established') this.handshakeDonePending = true;
       this.reject('duplicate', 'FINISH already processed');
       return;
     }
@@ -496,24 +687,26 @@ export class Session {
     if (!payload) return;
     const refused = this.learnPeer(hs, payload, packet.scid, acceptPeer);
     if (refused) {
-      this.installKeys(hs);
+      this.installKeys(hs, now);
       this.addressValidated = true;
       this.outputs.push(refused.outputReject);
       this.close(now, CloseCode.PEER_REFUSED, 'peer not allowed');
       return;
     }
-    this.installKeys(hs);
+    this.installKeys(hs, now);
     this.validateAddress(now, path);
     this.processEarlyPackets(now);
   }
 
   /** A short-header packet routed to this session by its destination CID. */
   handleShort(now: number, path: PathTuple, packet: ShortHeaderPacket, size: number): void {
+    this.lastNowMs = now;
     if (this.state === 'closed') {
       this.reject('closed', 'session closed');
       return;
     }
-    if (!this.receiveKey) {
+    const keys = this.keys;
+    if (!keys) {
       if (this.earlyPackets.length >= EARLY_PACKETS_MAX) {
         this.reject('no_keys', 'short packet before the handshake completed');
         return;
@@ -526,23 +719,21 @@ export class Session {
       this.reject('replay', `packet ${pn} already received or too old`);
       return;
     }
-    const plaintext = this.config.crypto.aeadOpen(
-      this.receiveKey,
-      packetNonce(pn),
-      packet.header,
-      packet.sealed,
-    );
+    const plaintext = keys.open(now, pn, packet.keyPhase, packet.header, packet.sealed);
     if (!plaintext) {
       this.reject('auth_failed', `packet ${pn} failed authentication`);
       return;
     }
     this.replay.accept(pn);
-    this.stats.packetsReceived++;
-    this.stats.bytesReceived += size;
+    keys.commitReceivePhase(now, pn, packet.keyPhase, 3 * this.closePtoMs());
+    this.counters.packetsReceived++;
+    this.counters.bytesReceived += size;
+    this.lastReceivedMs = now;
+    this.elicitingSinceReceive = false;
     if (this.state === 'closing') {
       if (this.closeFrame && this.closeRepeats < CLOSE_REPEATS_MAX) {
         this.closeRepeats++;
-        this.sendFrames([this.closeFrame]);
+        this.sendClose();
       }
       return;
     }
@@ -560,41 +751,108 @@ export class Session {
     let elicits = false;
     for (const frame of frames) {
       if (isAckEliciting(frame)) elicits = true;
-      switch (frame.type) {
-        case 'datagram':
-          this.stats.datagramsReceived++;
-          this.outputs.push({ kind: 'datagram', data: frame.data });
-          break;
-        case 'handshake_done':
-          if (this.role === 'responder') {
-            this.close(now, CloseCode.PROTOCOL_VIOLATION, 'HANDSHAKE_DONE from the initiator');
-            return;
-          }
-          break;
-        case 'connection_close':
-          this.state = 'draining';
-          this.drainUntilMs = now + 3 * this.probeTimeoutMs();
-          this.pendingFrames.length = 0;
-          this.pendingDatagrams.length = 0;
-          this.outputs.push({
-            kind: 'closed',
-            code: frame.code,
-            reason: frame.reason,
-            byPeer: true,
-          });
-          return;
-        case 'ping':
-        case 'padding':
-          break;
+      if (!this.handleFrame(now, frame)) return;
+    }
+    this.acks.onPacket(now, pn, elicits);
+    this.takeStreamEvents();
+    this.checkShutdown(now);
+  }
+
+  /** Applies one frame; false when it closed the session. */
+  private handleFrame(now: number, frame: Frame): boolean {
+    switch (frame.type) {
+      case 'ack':
+        return this.handleAck(now, frame);
+      case 'datagram':
+        this.counters.datagramsReceived++;
+        this.outputs.push({ kind: 'datagram', data: frame.data });
+        return true;
+      case 'handshake_done':
+        if (this.role === 'responder') {
+          this.close(now, CloseCode.PROTOCOL_VIOLATION, 'HANDSHAKE_DONE from the initiator');
+          return false;
+        }
+        return true;
+      case 'connection_close':
+        this.state = 'draining';
+        this.drainUntilMs = now + 3 * this.closePtoMs();
+        this.shutdown = undefined;
+        this.pendingDatagrams.length = 0;
+        this.takeStreamEvents();
+        this.outputs.push({ kind: 'closed', code: frame.code, reason: frame.reason, byPeer: true });
+        return false;
+      case 'ping':
+      case 'padding':
+        return true;
+      default: {
+        const violation = this.streams.onFrame(frame);
+        if (violation instanceof StreamViolation) {
+          this.close(now, violation.code, violation.reason);
+          return false;
+        }
+        return true;
       }
     }
-    // Until ACK frames exist (streams layer), an ack-eliciting packet gets an immediate reply
-    // carrying only PADDING, which is not ack-eliciting, so replies never ping-pong.
-    if (elicits && this.pendingFrames.length === 0 && this.pendingDatagrams.length === 0)
-      this.pendingFrames.push({ type: 'padding', length: 1 });
+  }
+
+  private handleAck(now: number, frame: Frame & { type: 'ack' }): boolean {
+    const outcome = this.recovery.onAck(
+      now,
+      frame.ranges,
+      frame.ackDelayMs,
+      this.peerMaxAckDelayMs,
+      this.confirmed,
+      this.appLimited,
+    );
+    if (outcome instanceof AckOfUnsentPacket) {
+      this.close(
+        now,
+        CloseCode.PROTOCOL_VIOLATION,
+        `ACK of packet ${outcome.packetNumber}, never sent`,
+      );
+      return false;
+    }
+    for (const p of outcome.acked) {
+      this.keys?.onAcked(p.packetNumber);
+      for (const f of p.frames) this.onFrameAcked(f);
+    }
+    this.onPacketsLost(outcome.lost);
+    return true;
+  }
+
+  private onFrameAcked(f: SentFrame): void {
+    switch (f.kind) {
+      case 'ack':
+        this.acks.onAckAcked(f.largest);
+        return;
+      case 'handshake_done':
+      case 'ping':
+      case 'datagram':
+        return;
+      default:
+        this.streams.onAcked(f);
+    }
+  }
+
+  private onPacketsLost(lost: readonly SentPacket<SentFrame>[]): void {
+    for (const p of lost)
+      for (const f of p.frames) {
+        switch (f.kind) {
+          case 'handshake_done':
+            this.handshakeDonePending = true;
+            break;
+          case 'ack':
+          case 'ping':
+          case 'datagram':
+            break; // ACKs are rebuilt fresh; PINGs and datagrams are not repeated
+          default:
+            this.streams.onLost(f);
+        }
+      }
   }
 
   handleTimeout(now: number): void {
+    this.lastNowMs = now;
     if (this.drainUntilMs !== undefined && now >= this.drainUntilMs) {
       this.state = 'closed';
       this.drainUntilMs = undefined;
@@ -625,11 +883,55 @@ export class Session {
     }
     if (this.retransmitAtMs !== undefined && now >= this.retransmitAtMs) {
       this.retransmitCount++;
-      this.stats.handshakeRetransmits++;
+      this.counters.handshakeRetransmits++;
       if (this.retransmitFlight) this.sendRaw(this.retransmitFlight);
-      else if (this.state === 'established') this.pendingFrames.push({ type: 'ping' });
+      else if (this.state === 'established') this.pingPending = true;
       this.retransmitAtMs = now + this.probeTimeoutMs();
     }
+    if (this.state !== 'established') return;
+    const idle = this.idleDeadline();
+    if (idle !== undefined && now >= idle) {
+      // RFC 9000 §10.1: silently closed; the peer's own timer will do the same.
+      this.state = 'closed';
+      this.takeStreamEvents();
+      this.outputs.push({
+        kind: 'closed',
+        code: CloseCode.IDLE_TIMEOUT,
+        reason: `nothing received for ${now - this.lastReceivedMs} ms`,
+        byPeer: false,
+      });
+      return;
+    }
+    this.checkShutdown(now);
+    if (this.state !== 'established') return;
+    const lossAt = this.recovery.timeout(this.peerMaxAckDelayMs);
+    if (lossAt !== undefined && now >= lossAt) {
+      const { lost, probes } = this.recovery.onTimeout(now, this.peerMaxAckDelayMs);
+      this.onPacketsLost(lost);
+      if (probes > 0) this.armProbes(probes);
+    }
+    const keepalive = this.keepaliveAt();
+    if (keepalive !== undefined && now >= keepalive) this.pingPending = true;
+    if (this.keys?.updateDue(now)) this.keys.initiateUpdate(now);
+    if (this.pacingUntilMs !== undefined && now >= this.pacingUntilMs)
+      this.pacingUntilMs = undefined;
+  }
+
+  /**
+   * A probe timeout: the next packets go out whatever the window says. With nothing new to
+   * send, a probe carries the oldest unacknowledged stream data again (RFC 9002 §6.2.4).
+   */
+  private armProbes(count: number): void {
+    this.probesPending = count;
+    if (this.streams.hasData || this.pendingDatagrams.length > 0) return;
+    const oldest = this.recovery.oldestUnacked();
+    let requeued = false;
+    for (const f of oldest?.frames ?? [])
+      if (f.kind === 'stream') {
+        this.streams.onLost(f);
+        requeued = true;
+      }
+    if (!requeued) this.pingPending = true;
   }
 
   /** The next deadline of this session, or undefined. */
@@ -643,12 +945,21 @@ export class Session {
     consider(this.retransmitAtMs);
     if (this.state === 'handshake' || (this.role === 'initiator' && !this.confirmedFlag))
       consider(this.handshakeDeadlineMs);
+    if (this.state !== 'established') return t;
+    consider(this.idleDeadline());
+    consider(this.recovery.timeout(this.peerMaxAckDelayMs));
+    consider(this.acks.deadline);
+    consider(this.keepaliveAt());
+    consider(this.shutdown?.deadlineMs);
+    consider(this.pacingUntilMs);
+    if (this.keys?.updateDue(Infinity)) consider(this.keys.updateAtMs);
     return t;
   }
 
-  /** Moves queued frames into packets and returns the next datagram to send, if any. */
-  pollTransmit(): Transmit | undefined {
-    this.flush();
+  /** Builds the next datagram to send, if any may leave at `now`. */
+  pollTransmit(now: number): Transmit | undefined {
+    this.lastNowMs = now;
+    if (this.outbox.length === 0) this.buildPacket(now);
     return this.outbox.shift();
   }
 
@@ -659,13 +970,17 @@ export class Session {
       connectionId: this.localCid,
       maxDatagramFrameBytes: DATAGRAM_PAYLOAD_BYTES_MAX,
       idleTimeoutMs: this.config.idleTimeoutMs,
+      initialMaxData: this.config.connectionWindowBytes,
+      initialMaxStreamData: this.config.streamWindowBytes,
+      initialMaxStreams: this.config.maxStreams,
+      maxAckDelayMs: this.config.maxAckDelayMs,
     };
   }
 
   /** RFC 9002 §6.2.1 probe timeout, with backoff capped during the handshake. */
   private probeTimeoutMs(): number {
     const rtt =
-      this.stats.handshakeRttMs >= 0 ? this.stats.handshakeRttMs : this.config.initialRttMs;
+      this.counters.handshakeRttMs >= 0 ? this.counters.handshakeRttMs : this.config.initialRttMs;
     const base = Math.max(3 * rtt, 10);
     const backedOff = base * 2 ** Math.min(this.retransmitCount, 16);
     return Math.min(backedOff, Math.max(base, this.config.handshakeRetransmitMaxMs));
@@ -697,28 +1012,32 @@ export class Session {
     if (!acceptPeer(eid)) return refuse('peer_refused', `peer ${eid.toString()} is not allowed`);
     this.remoteEid = eid;
     this.remoteParams = params;
+    this.streams.setPeerLimits(params);
     return undefined;
   }
 
-  private installKeys(hs: HandshakeState): void {
+  private installKeys(hs: HandshakeState, now: number): void {
     const { send, receive } = hs.split();
     const sendKey = send.key;
     const receiveKey = receive.key;
     if (!sendKey || !receiveKey) throw new Error('split produced no keys');
-    this.sendKey = sendKey;
-    this.receiveKey = receiveKey;
+    this.keys = new PacketKeys(this.config.crypto, sendKey, receiveKey, now, this.config.keyUpdate);
     this.handshakeHash = hs.handshakeHash;
     this.handshake = undefined;
   }
 
   private validateAddress(now: number, path: PathTuple): void {
     // Karn: an RTT sample only if the reply went out once (RFC 9002 §5.1 in spirit).
-    if (this.replySends === 1) this.stats.handshakeRttMs = now - this.replyFirstSentMs;
+    if (this.replySends === 1) {
+      this.counters.handshakeRttMs = now - this.replyFirstSentMs;
+      this.recovery.rtt.update(this.counters.handshakeRttMs, 0, 0, false);
+    }
     this.addressValidated = true;
     this.path = path;
     this.state = 'established';
+    this.lastElicitingSentMs = now;
     this.handshakeReply = undefined;
-    this.pendingFrames.push({ type: 'handshake_done' });
+    this.handshakeDonePending = true;
     this.outputs.push({ kind: 'established' });
   }
 
@@ -742,7 +1061,7 @@ export class Session {
       this.unvalidatedBytesSent + reply.length >
         AMPLIFICATION_FACTOR * this.unvalidatedBytesReceived
     ) {
-      this.stats.repliesWithheld++;
+      this.counters.repliesWithheld++;
       return;
     }
     if (!this.addressValidated) this.unvalidatedBytesSent += reply.length;
@@ -794,49 +1113,215 @@ export class Session {
   }
 
   private sendRaw(bytes: Uint8Array): void {
-    this.stats.packetsSent++;
-    this.stats.bytesSent += bytes.length;
+    this.counters.packetsSent++;
+    this.counters.bytesSent += bytes.length;
     this.outbox.push({ from: this.path.local, to: this.path.remote, bytes });
   }
 
-  private flush(): void {
-    if (!this.sendKey || !this.remoteCid) return;
-    if (this.state !== 'established') return;
+  /** PTO for timers that outlive recovery (closing, old keys): RFC 9000 §10.2 uses 3×PTO. */
+  private closePtoMs(): number {
+    return this.keys ? this.recovery.rtt.ptoMs(this.peerMaxAckDelayMs) : this.probeTimeoutMs();
+  }
+
+  private get peerMaxAckDelayMs(): number {
+    return this.remoteParams?.maxAckDelayMs ?? 25;
+  }
+
+  /** RFC 9000 §10.1: the smaller of both idle timeouts (0 = none), and at least 3×PTO. */
+  private idleDeadline(): number | undefined {
+    const local = this.config.idleTimeoutMs;
+    const peer = this.remoteParams?.idleTimeoutMs ?? 0;
+    const idle = local > 0 && peer > 0 ? Math.min(local, peer) : Math.max(local, peer);
+    if (idle <= 0) return undefined;
+    return this.lastReceivedMs + Math.max(idle, 3 * this.closePtoMs());
+  }
+
+  private keepaliveAt(): number | undefined {
+    const interval = this.config.keepaliveIntervalMs;
+    if (interval <= 0 || this.pingPending) return undefined;
+    return Math.max(this.lastElicitingSentMs, this.lastReceivedMs) + interval;
+  }
+
+  private takeStreamEvents(): void {
+    const events = this.streams.events;
+    if (events.length === 0) return;
+    for (const e of events) this.outputs.push(e);
+    events.length = 0;
+  }
+
+  /**
+   * Assembles one short packet, if one may go now: an ACK when one is due, and ack-eliciting
+   * content when the congestion window and pacer allow (probes ignore both).
+   */
+  private buildPacket(now: number): void {
+    const keys = this.keys;
+    if (!keys || !this.remoteCid || this.state !== 'established') return;
     if (this.role === 'responder' && !this.addressValidated) return;
-    while (this.pendingFrames.length > 0 || this.pendingDatagrams.length > 0) {
-      const frames: Frame[] = [];
-      let room = MAX_DATAGRAM_BYTES - SHORT_HEADER_BYTES - AEAD_TAG_BYTES;
-      while (this.pendingFrames.length > 0 && room > 64) {
-        const f = this.pendingFrames.shift()!;
-        frames.push(f);
-        room -= encodeFrames([f]).length;
+    if (this.nextPacketNumber >= this.packetNumberLimit) {
+      this.close(now, CloseCode.AEAD_LIMIT_REACHED, 'packet numbers exhausted');
+      return;
+    }
+    if (keys.updateDue(now)) keys.initiateUpdate(now);
+    const size = this.config.maxDatagramBytes;
+    const probe = this.probesPending > 0;
+    let eliciting =
+      this.handshakeDonePending ||
+      this.pingPending ||
+      this.streams.hasControl ||
+      this.streams.hasData ||
+      this.pendingDatagrams.length > 0;
+    if (eliciting && !probe) {
+      if (this.recovery.window < size) {
+        eliciting = false;
+        this.appLimited = false;
+      } else {
+        const wait = this.recovery.pacingDelay(now, size);
+        if (wait !== undefined) {
+          this.pacingUntilMs = wait;
+          eliciting = false;
+        } else this.pacingUntilMs = undefined;
       }
-      while (this.pendingDatagrams.length > 0) {
-        const d = this.pendingDatagrams[0]!;
-        if (d.length > this.maxDatagramBytes) {
-          this.pendingDatagrams.shift();
-          this.stats.datagramsDropped++;
-          continue;
-        }
-        const need = datagramFrameBytes(d.length);
-        if (need > room) break;
+    }
+    const ackDue = this.acks.mustSend(now);
+    if (!eliciting && !ackDue && !probe) {
+      if (this.recovery.window >= size) this.appLimited = true;
+      return;
+    }
+    const frames: Frame[] = [];
+    const sent: SentFrame[] = [];
+    let room = payloadRoom(size);
+    if (this.acks.hasNews) {
+      const ack = this.acks.frame(now);
+      if (ack) {
+        frames.push(ack);
+        sent.push({ kind: 'ack', largest: ack.ranges[0]!.largest });
+        room -= encodeFrames([ack]).length;
+      }
+    }
+    if (eliciting || probe) this.fillEliciting(frames, sent, room, probe);
+    if (frames.length === 0) return;
+    const ackEliciting = sent.some((f) => f.kind !== 'ack');
+    if (probe && ackEliciting) this.probesPending--;
+    if (ackEliciting && this.recovery.window >= size) this.appLimited = !this.hasMoreToSend();
+    this.sealAndSend(now, frames, sent, ackEliciting);
+  }
+
+  /** Whether anything ack-eliciting is still waiting after this packet. */
+  private hasMoreToSend(): boolean {
+    return this.streams.hasData || this.streams.hasControl || this.pendingDatagrams.length > 0;
+  }
+
+  private fillEliciting(frames: Frame[], sent: SentFrame[], room: number, probe: boolean): void {
+    if (this.handshakeDonePending && room > 1) {
+      this.handshakeDonePending = false;
+      frames.push({ type: 'handshake_done' });
+      sent.push({ kind: 'handshake_done' });
+      room -= 1;
+    }
+    if (this.streams.hasControl) {
+      const streamSent: SentStreamFrame[] = [];
+      room -= this.streams.writeControl(room, frames, streamSent);
+      for (const f of streamSent) sent.push(f);
+    }
+    // Datagrams first: they exist for latency, and are never held back by bulk streams.
+    while (this.pendingDatagrams.length > 0) {
+      const d = this.pendingDatagrams[0]!;
+      if (d.length > this.maxDatagramBytes) {
         this.pendingDatagrams.shift();
-        frames.push({ type: 'datagram', data: d });
-        this.stats.datagramsSent++;
-        room -= need;
+        this.counters.datagramsDropped++;
+        continue;
       }
-      if (frames.length === 0) break;
-      this.sendFrames(frames);
+      const need = datagramFrameBytes(d.length);
+      if (need > room) break;
+      this.pendingDatagrams.shift();
+      frames.push({ type: 'datagram', data: d });
+      sent.push({ kind: 'datagram' });
+      this.counters.datagramsSent++;
+      room -= need;
+    }
+    while (room > STREAM_FRAME_MIN_ROOM) {
+      const next = this.streams.nextFrame(room);
+      if (!next) break;
+      frames.push(next.frame);
+      sent.push(next.sent);
+      room -= encodedStreamFrameBytes(next.frame);
+    }
+    const elicited = sent.some((f) => f.kind !== 'ack');
+    if ((this.pingPending || (probe && !elicited)) && room >= 1) {
+      this.pingPending = false;
+      frames.push({ type: 'ping' });
+      sent.push({ kind: 'ping' });
     }
   }
 
-  private sendFrames(frames: Frame[]): void {
-    if (!this.sendKey || !this.remoteCid) return;
+  private sealAndSend(now: number, frames: Frame[], sent: SentFrame[], ackEliciting: boolean) {
+    const keys = this.keys!;
     const pn = this.nextPacketNumber++;
-    const header = encodeShortHeader(this.remoteCid, pn, 0);
-    const plaintext = encodeFrames(frames).finish();
-    const sealed = this.config.crypto.aeadSeal(this.sendKey, packetNonce(pn), header, plaintext);
+    const header = encodeShortHeader(this.remoteCid!, pn, keys.sendPhase);
+    const plaintext = encodeFrames(frames, new ByteWriter(this.config.maxDatagramBytes)).finish();
+    const sealed = keys.seal(pn, header, plaintext);
+    const bytes = concatBytes(header, sealed);
+    this.sendRaw(bytes);
+    if (ackEliciting) {
+      if (!this.elicitingSinceReceive) this.lastReceivedMs = Math.max(this.lastReceivedMs, now);
+      this.elicitingSinceReceive = true;
+      this.lastElicitingSentMs = now;
+    }
+    this.recovery.onPacketSent(now, {
+      packetNumber: pn,
+      sentTimeMs: now,
+      bytes: bytes.length,
+      ackEliciting,
+      inFlight: ackEliciting,
+      frames: sent,
+    });
+  }
+
+  /** Sends CONNECTION_CLOSE in a packet of its own (not tracked: it is never retransmitted). */
+  private sendClose(): void {
+    const keys = this.keys;
+    if (!keys || !this.remoteCid || !this.closeFrame) return;
+    const pn = this.nextPacketNumber++;
+    const header = encodeShortHeader(this.remoteCid, pn, keys.sendPhase);
+    const sealed = keys.seal(pn, header, encodeFrames([this.closeFrame]).finish());
     this.sendRaw(concatBytes(header, sealed));
+  }
+
+  /** Test hook: continue packet numbering from `next`, to exercise limits without 2^48 packets. */
+  fastForwardPacketNumbers(next: number, limit = REJECT_AFTER_PACKETS): void {
+    if (next < this.nextPacketNumber) throw new RangeError('packet numbers never go back');
+    this.nextPacketNumber = next;
+    this.packetNumberLimit = limit;
+    // Keep loss detection's sequence: the skipped numbers were never sent.
+    this.recovery.skipPacketNumbers(next);
+  }
+
+  get stats(): SessionStats {
+    const r = this.recovery;
+    const cc = r.cc.snapshot();
+    return {
+      ...this.counters,
+      rttMs: r.rtt.smoothedMs,
+      rttVarMs: r.rtt.varianceMs,
+      minRttMs: r.rtt.hasSample ? r.rtt.minMs : -1,
+      latestRttMs: r.rtt.hasSample ? r.rtt.latestMs : -1,
+      congestionAlgorithm: cc.name,
+      cwndBytes: cc.windowBytes,
+      ssthreshBytes: cc.ssthreshBytes,
+      bytesInFlight: r.bytesInFlight,
+      congestionEvents: cc.congestionEvents,
+      packetsLost: r.packetsLost,
+      bytesLost: r.bytesLost,
+      retransmittedBytes: this.streams.bytesRetransmitted,
+      deliveredBytes: this.streams.bytesAcked,
+      readBytes: this.streams.bytesDelivered,
+      ptoCount: r.ptoFired,
+      persistentCongestion: r.persistentCongestionEvents,
+      keyUpdates: this.keys?.sendUpdates ?? 0,
+      keyPhase: this.keys?.sendPhase ?? 0,
+      streamsOpen: this.streams.openCount,
+      streamsOpened: this.streams.streamsOpened,
+    };
   }
 
   /**
@@ -857,7 +1342,6 @@ export class Session {
 
   /** Datagrams still queued; the endpoint takes them when it forgets the session. */
   takeOutbox(): Transmit[] {
-    this.flush();
     return this.outbox.splice(0);
   }
 
@@ -873,6 +1357,21 @@ function handshakeFailure(err: unknown): { reason: RejectReason; detail: string 
     reason: 'handshake_failed',
     detail: err instanceof Error ? err.message : 'handshake message refused',
   };
+}
+
+/** What a sent packet carried: stream-layer frames, or the session's own. */
+export type SentFrame =
+  | SentStreamFrame
+  | { kind: 'ack'; largest: number }
+  | { kind: 'handshake_done' }
+  | { kind: 'ping' }
+  | { kind: 'datagram' };
+
+/** Below this much room, no STREAM frame is started (its header alone takes up to 25 bytes). */
+const STREAM_FRAME_MIN_ROOM = 32;
+
+function encodedStreamFrameBytes(f: Frame & { type: 'stream' }): number {
+  return streamFrameOverhead(f.streamId, f.offset, f.data.length) + f.data.length;
 }
 
 function copyShort(p: ShortHeaderPacket): ShortHeaderPacket {

@@ -82,10 +82,8 @@ t.test('every single-byte corruption of a short packet is refused', async (t) =>
     for (const flip of [0x01, 0x80, 0xff]) {
       const bad = Uint8Array.from(pkt);
       bad[i]! ^= flip;
-      const beforeDatagrams = p.b.stats().datagramsReceived;
       deliverToB(p, bad);
-      p.run();
-      void beforeDatagrams;
+      p.run(p.now); // no timers: keep the original's packet number inside the replay window
       accepted += p.events.b.filter((e) => e.type === 'datagram').length;
     }
   }

@@ -87,6 +87,10 @@ t.test('transport parameters: round trip, unknown types skipped, bad blocks refu
     connectionId: Uint8Array.from({ length: CID_BYTES }, (_, i) => i + 1),
     maxDatagramFrameBytes: 1168,
     idleTimeoutMs: 30_000,
+    initialMaxData: 2 ** 40 + 5,
+    initialMaxStreamData: 1 << 20,
+    initialMaxStreams: 1024,
+    maxAckDelayMs: 25,
   };
   const encoded = encodeTransportParams(params);
   t.same(decodeTransportParams(encoded), params);

@@ -258,7 +258,12 @@ export class AppNode implements SimNode {
       if (u.resendAtMs > now) continue;
       if (u.attempt >= APP_ATTEMPTS_MAX)
         throw new SafetyViolation(`${this.options.name}: message ${id} never acknowledged`);
-      if (!this.trySend(now, this.encode(id, u.attempt + 1))) return;
+      if (!this.trySend(now, this.encode(id, u.attempt + 1))) {
+        // The session's queue is full (datagrams wait for the congestion window): try later.
+        for (const v of this.unacked.values())
+          if (v.resendAtMs <= now) v.resendAtMs = now + this.rtoMs();
+        return;
+      }
       u.attempt++;
       u.resendAtMs = now + this.rtoMs();
       this.stats.appRetransmits++;

@@ -112,6 +112,12 @@ export class ByteWriter {
     return this;
   }
 
+  /** A 64-bit big-endian unsigned integer, from a safe integer. */
+  u64(v: number): this {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`u64 out of range: ${v}`);
+    return this.u32(Math.floor(v / 2 ** 32)).u32(v >>> 0);
+  }
+
   bytes(b: Uint8Array): this {
     this.reserve(b.length);
     this.buf.set(b, this.length);

@@ -8,10 +8,36 @@ import { ByteReader, ByteWriter, varintLength, WireDecodeError } from './codec.j
 export const FrameType = {
   PADDING: 0x00,
   PING: 0x01,
+  ACK: 0x02,
+  RESET_STREAM: 0x04,
+  STOP_SENDING: 0x05,
+  /** 0x08–0x0f: the low three bits are OFF (0x04), LEN (0x02) and FIN (0x01). */
+  STREAM: 0x08,
+  MAX_DATA: 0x10,
+  MAX_STREAM_DATA: 0x11,
+  MAX_STREAMS: 0x12,
+  DATA_BLOCKED: 0x14,
+  STREAM_DATA_BLOCKED: 0x15,
+  STREAMS_BLOCKED: 0x16,
   CONNECTION_CLOSE: 0x1c,
   HANDSHAKE_DONE: 0x1e,
   DATAGRAM: 0x31,
 } as const;
+
+const STREAM_OFF = 0x04;
+const STREAM_LEN = 0x02;
+const STREAM_FIN = 0x01;
+
+/** ACK frames carry at most this many ranges; older ranges are left out (RFC 9000 §13.2.4). */
+export const ACK_RANGES_MAX = 64;
+/** ACK delay is sent in microseconds (RFC 9000's ack_delay_exponent fixed at 0). */
+export const ACK_DELAY_UNITS_PER_MS = 1000;
+
+/** One acknowledged range, inclusive at both ends as on the wire: `[smallest, largest]`. */
+export interface AckRange {
+  smallest: number;
+  largest: number;
+}
 
 /** Longest close reason sent or accepted, in bytes. */
 export const CLOSE_REASON_BYTES_MAX = 256;
@@ -19,13 +45,24 @@ export const CLOSE_REASON_BYTES_MAX = 256;
 export type Frame =
   | { type: 'padding'; length: number }
   | { type: 'ping' }
+  /** Ranges in descending order, as sent; `ackDelayMs` as measured by the sender. */
+  | { type: 'ack'; ranges: AckRange[]; ackDelayMs: number }
+  | { type: 'reset_stream'; streamId: number; code: number; finalSize: number }
+  | { type: 'stop_sending'; streamId: number; code: number }
+  | { type: 'stream'; streamId: number; offset: number; data: Uint8Array; fin: boolean }
+  | { type: 'max_data'; max: number }
+  | { type: 'max_stream_data'; streamId: number; max: number }
+  | { type: 'max_streams'; max: number }
+  | { type: 'data_blocked'; limit: number }
+  | { type: 'stream_data_blocked'; streamId: number; limit: number }
+  | { type: 'streams_blocked'; limit: number }
   | { type: 'connection_close'; code: number; reason: string }
   | { type: 'handshake_done' }
   | { type: 'datagram'; data: Uint8Array };
 
 /** Whether receiving the frame obliges the receiver to answer (RFC 9002 §2 "ack-eliciting"). */
 export function isAckEliciting(frame: Frame): boolean {
-  return frame.type !== 'padding' && frame.type !== 'connection_close';
+  return frame.type !== 'padding' && frame.type !== 'ack' && frame.type !== 'connection_close';
 }
 
 export function encodeFrames(frames: Frame[], w = new ByteWriter(256)): ByteWriter {
@@ -48,9 +85,63 @@ export function encodeFrames(frames: Frame[], w = new ByteWriter(256)): ByteWrit
       case 'datagram':
         w.u8(FrameType.DATAGRAM).varint(f.data.length).bytes(f.data);
         break;
+      case 'ack':
+        encodeAck(w, f.ranges, f.ackDelayMs);
+        break;
+      case 'reset_stream':
+        w.u8(FrameType.RESET_STREAM).varint(f.streamId).varint(f.code).varint(f.finalSize);
+        break;
+      case 'stop_sending':
+        w.u8(FrameType.STOP_SENDING).varint(f.streamId).varint(f.code);
+        break;
+      case 'stream':
+        w.u8(FrameType.STREAM | STREAM_OFF | STREAM_LEN | (f.fin ? STREAM_FIN : 0));
+        w.varint(f.streamId).varint(f.offset).varint(f.data.length).bytes(f.data);
+        break;
+      case 'max_data':
+        w.u8(FrameType.MAX_DATA).varint(f.max);
+        break;
+      case 'max_stream_data':
+        w.u8(FrameType.MAX_STREAM_DATA).varint(f.streamId).varint(f.max);
+        break;
+      case 'max_streams':
+        w.u8(FrameType.MAX_STREAMS).varint(f.max);
+        break;
+      case 'data_blocked':
+        w.u8(FrameType.DATA_BLOCKED).varint(f.limit);
+        break;
+      case 'stream_data_blocked':
+        w.u8(FrameType.STREAM_DATA_BLOCKED).varint(f.streamId).varint(f.limit);
+        break;
+      case 'streams_blocked':
+        w.u8(FrameType.STREAMS_BLOCKED).varint(f.limit);
+        break;
     }
   }
   return w;
+}
+
+function encodeAck(w: ByteWriter, ranges: readonly AckRange[], ackDelayMs: number): void {
+  const first = ranges[0];
+  if (!first) throw new RangeError('an ACK frame needs at least one range');
+  const delay = Math.max(0, Math.round(ackDelayMs * ACK_DELAY_UNITS_PER_MS));
+  w.u8(FrameType.ACK)
+    .varint(first.largest)
+    .varint(delay)
+    .varint(ranges.length - 1);
+  w.varint(first.largest - first.smallest);
+  let smallest = first.smallest;
+  for (let i = 1; i < ranges.length; i++) {
+    const r = ranges[i]!;
+    // RFC 9000 §19.3.1: gap = previous smallest - this largest - 2; length = largest - smallest.
+    w.varint(smallest - r.largest - 2).varint(r.largest - r.smallest);
+    smallest = r.smallest;
+  }
+}
+
+/** Bytes a STREAM frame header takes before its data (type, id, offset, length). */
+export function streamFrameOverhead(streamId: number, offset: number, dataBytes: number): number {
+  return 1 + varintLength(streamId) + varintLength(offset) + varintLength(dataBytes);
 }
 
 /** Bytes a DATAGRAM frame with `dataBytes` of payload takes. */
@@ -98,12 +189,93 @@ export function decodeFrames(payload: Uint8Array): Frame[] {
         frames.push({ type: 'datagram', data: r.bytesView(length, 'datagram data').slice() });
         break;
       }
+      case FrameType.ACK:
+        frames.push(decodeAck(r));
+        break;
+      case FrameType.RESET_STREAM:
+        frames.push({
+          type: 'reset_stream',
+          streamId: r.varint('stream id'),
+          code: r.varint('reset code'),
+          finalSize: r.varint('final size'),
+        });
+        break;
+      case FrameType.STOP_SENDING:
+        frames.push({
+          type: 'stop_sending',
+          streamId: r.varint('stream id'),
+          code: r.varint('stop code'),
+        });
+        break;
+      case FrameType.MAX_DATA:
+        frames.push({ type: 'max_data', max: r.varint('max data') });
+        break;
+      case FrameType.MAX_STREAM_DATA:
+        frames.push({
+          type: 'max_stream_data',
+          streamId: r.varint('stream id'),
+          max: r.varint('max stream data'),
+        });
+        break;
+      case FrameType.MAX_STREAMS:
+        frames.push({ type: 'max_streams', max: r.varint('max streams') });
+        break;
+      case FrameType.DATA_BLOCKED:
+        frames.push({ type: 'data_blocked', limit: r.varint('data limit') });
+        break;
+      case FrameType.STREAM_DATA_BLOCKED:
+        frames.push({
+          type: 'stream_data_blocked',
+          streamId: r.varint('stream id'),
+          limit: r.varint('stream data limit'),
+        });
+        break;
+      case FrameType.STREAMS_BLOCKED:
+        frames.push({ type: 'streams_blocked', limit: r.varint('streams limit') });
+        break;
       default:
+        if ((type & ~0x07) === FrameType.STREAM) {
+          frames.push(decodeStream(r, type));
+          break;
+        }
         throw new WireDecodeError(`unknown frame type 0x${type.toString(16)}`);
     }
   }
   return frames;
 }
+
+function decodeAck(r: ByteReader): Frame {
+  const largest = r.varint('ack largest');
+  const delay = r.varint('ack delay');
+  const count = r.varint('ack range count');
+  if (count >= ACK_RANGES_MAX * 4) throw new WireDecodeError(`ACK with ${count + 1} ranges`);
+  const firstLength = r.varint('ack first range');
+  if (firstLength > largest) throw new WireDecodeError('ACK range below packet number 0');
+  const ranges: AckRange[] = [{ smallest: largest - firstLength, largest }];
+  let smallest = largest - firstLength;
+  for (let i = 0; i < count; i++) {
+    const gap = r.varint('ack gap');
+    const length = r.varint('ack range length');
+    const high = smallest - gap - 2;
+    if (high < 0 || length > high) throw new WireDecodeError('ACK range below packet number 0');
+    ranges.push({ smallest: high - length, largest: high });
+    smallest = high - length;
+  }
+  return { type: 'ack', ranges, ackDelayMs: delay / ACK_DELAY_UNITS_PER_MS };
+}
+
+function decodeStream(r: ByteReader, type: number): Frame {
+  const streamId = r.varint('stream id');
+  const offset = type & STREAM_OFF ? r.varint('stream offset') : 0;
+  const length = type & STREAM_LEN ? r.varint('stream length') : r.remaining;
+  // A view into the packet's plaintext, which is freshly allocated per packet: no copy.
+  const data = r.bytesView(length, 'stream data');
+  if (offset + length > STREAM_OFFSET_MAX) throw new WireDecodeError('stream offset beyond 2^62');
+  return { type: 'stream', streamId, offset, data, fin: (type & STREAM_FIN) !== 0 };
+}
+
+/** RFC 9000 §19.8: the largest offset a stream may reach. */
+export const STREAM_OFFSET_MAX = 2 ** 53 - 1;
 
 function toAscii(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '?');

@@ -1,0 +1,206 @@
+/**
+ * What the simulated scenarios share: the fault phases (periodic blackholes, then healing for
+ * the liveness phase) and the JSON summaries of endpoints and links.
+ */
+import {
+  createSeededRandom,
+  generateIdentity,
+  REJECT_REASONS,
+  type CryptoProvider,
+  type Eid,
+  type EndpointOptions,
+  type EndpointStats,
+  type Locator,
+  type RejectReason,
+} from '@braid/protocol';
+import type { LinkHandle, LinkOptions, LinkStats } from '../link.js';
+import { Simulator } from '../simulator.js';
+import type { SimNode } from '../types.js';
+
+export const HOST_A = '198.51.100.1:4433';
+export const HOST_B = '203.0.113.1:4433';
+
+/** Whom an initiator dials. */
+export interface Dial {
+  eid: Eid;
+  staticKey?: Uint8Array;
+  remote: Locator;
+}
+
+export interface TwoHostOptions extends FaultPhases {
+  seed: number;
+  crypto: CryptoProvider;
+  /** `ik` when the initiator knows the responder's static key. Default `xx`. */
+  pattern?: 'xx' | 'ik';
+  /** Faults of the A→B direction (and of B→A unless `reverse` is given). */
+  link?: LinkOptions;
+  /** Faults of the B→A direction. Default: same as `link`. */
+  reverse?: LinkOptions;
+  /** Options passed to both endpoints (timeouts, limits). */
+  endpoint?: Partial<EndpointOptions>;
+}
+
+/**
+ * Host A (198.51.100.1, the initiator) and host B (203.0.113.1) joined by one duplex link with
+ * the given faults and fault phases; identities and randomness derive from the seed.
+ */
+export function setUpTwoHosts<N extends SimNode>(
+  options: TwoHostOptions,
+  identitySalt: number,
+  maxVirtualMs: number,
+  make: (side: 'a' | 'b', endpoint: EndpointOptions, local: Locator, dial?: Dial) => N,
+): { sim: Simulator; a: N; b: N } {
+  const seed = options.seed >>> 0;
+  const keys = createSeededRandom(seed ^ identitySalt);
+  const idA = generateIdentity(options.crypto, keys);
+  const idB = generateIdentity(options.crypto, keys);
+  const base = { crypto: options.crypto, ...options.endpoint };
+  const sim = new Simulator({ seed });
+  const b = make('b', { ...base, identity: idB, random: createSeededRandom(seed ^ 0xb0b) }, HOST_B);
+  const a = make(
+    'a',
+    { ...base, identity: idA, random: createSeededRandom(seed ^ 0xa11ce) },
+    HOST_A,
+    {
+      eid: idB.eid,
+      ...(options.pattern === 'ik' ? { staticKey: idB.publicKey } : {}),
+      remote: HOST_B,
+    },
+  );
+  sim.addNode('a', a, [HOST_A]);
+  sim.addNode('b', b, [HOST_B]);
+  const forward = sim.addLink(HOST_A, HOST_B, options.link ?? {});
+  const reverse = sim.addLink(HOST_B, HOST_A, options.reverse ?? options.link ?? {});
+  scheduleFaultPhases(sim, forward, reverse, options, maxVirtualMs);
+  return { sim, a, b };
+}
+
+/** Runs until `done`; a liveness failure (`unfinished`) or a thrown violation becomes `failure`. */
+export function runToCompletion(
+  sim: Simulator,
+  done: () => boolean,
+  maxVirtualMs: number,
+  unfinished: () => string,
+): { failure: string | undefined; steps: number } {
+  try {
+    const r = sim.run({ until: done, maxVirtualMs });
+    if (!done())
+      return {
+        failure: `not done after ${r.nowMs} virtual ms (${r.stoppedBy}): ${unfinished()}`,
+        steps: r.steps,
+      };
+    return { failure: undefined, steps: r.steps };
+  } catch (err) {
+    return {
+      failure: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      steps: 0,
+    };
+  }
+}
+
+export interface FaultPhases {
+  /** Blackhole both directions for `downMs` out of every `periodMs`, from `offsetMs`. */
+  flap?: { periodMs: number; downMs: number; offsetMs?: number };
+  /** At this virtual time every fault stops (the liveness phase). Default: never. */
+  healAtMs?: number;
+}
+
+export interface LinkSummary {
+  from: string;
+  to: string;
+  sent: number;
+  delivered: number;
+  dropped: Record<string, number>;
+  duplicated: number;
+  corrupted: number;
+  reordered: number;
+}
+
+export interface EndpointSummary {
+  sent: number;
+  received: number;
+  bytesSent: number;
+  bytesReceived: number;
+  rejected: Partial<Record<RejectReason, number>>;
+  handshakes: { started: number; accepted: number; completed: number; failed: number };
+}
+
+/** Schedules the flaps and the healing of a duplex link. */
+export function scheduleFaultPhases(
+  sim: Simulator,
+  forward: LinkHandle,
+  reverse: LinkHandle,
+  options: FaultPhases,
+  maxVirtualMs: number,
+): void {
+  let healed = false;
+  if (options.flap) {
+    const { periodMs, downMs, offsetMs = 0 } = options.flap;
+    const end = Math.min(options.healAtMs ?? maxVirtualMs, maxVirtualMs);
+    for (let t = offsetMs; t < end; t += periodMs) {
+      sim.at(t, () => {
+        if (healed) return;
+        forward.setBlackhole(true);
+        reverse.setBlackhole(true);
+      });
+      sim.at(Math.min(t + downMs, end), () => {
+        forward.setBlackhole(false);
+        reverse.setBlackhole(false);
+      });
+    }
+  }
+  if (options.healAtMs !== undefined) {
+    sim.at(options.healAtMs, () => {
+      healed = true;
+      const clean: LinkOptions = {
+        loss: 0,
+        duplicate: 0,
+        reorder: 0,
+        corrupt: 0,
+        blackhole: false,
+        jitterMs: 0,
+      };
+      forward.update({
+        ...clean,
+        gilbertElliott: { pGoodToBad: 0, pBadToGood: 1, lossGood: 0, lossBad: 0 },
+      });
+      reverse.update({
+        ...clean,
+        gilbertElliott: { pGoodToBad: 0, pBadToGood: 1, lossGood: 0, lossBad: 0 },
+      });
+    });
+  }
+}
+
+export function summarizeEndpoint(s: EndpointStats): EndpointSummary {
+  const rejected: Partial<Record<RejectReason, number>> = {};
+  for (const r of REJECT_REASONS) if (s.rejected[r] > 0) rejected[r] = s.rejected[r];
+  return {
+    sent: s.datagramsSent,
+    received: s.datagramsReceived,
+    bytesSent: s.bytesSent,
+    bytesReceived: s.bytesReceived,
+    rejected,
+    handshakes: {
+      started: s.handshakesStarted,
+      accepted: s.handshakesAccepted,
+      completed: s.handshakesCompleted,
+      failed: s.handshakesFailed,
+    },
+  };
+}
+
+export function summarizeLink(l: LinkStats): LinkSummary {
+  const dropped: Record<string, number> = {};
+  for (const [k, v] of Object.entries(l.dropped)) if (v > 0) dropped[k] = v;
+  return {
+    from: l.from,
+    to: l.to,
+    sent: l.sent,
+    delivered: l.delivered,
+    dropped,
+    duplicated: l.duplicated,
+    corrupted: l.corrupted,
+    reordered: l.reordered,
+  };
+}

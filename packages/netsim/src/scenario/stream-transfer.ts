@@ -1,0 +1,420 @@
+/**
+ * The simulated stream transfer: host A opens one stream per entry of `sizes` and writes that
+ * many deterministic bytes to each; host B reads every stream to its end and checks each byte
+ * against the expected content as it arrives (in order, exactly once, nothing beyond the end)
+ * and a hash of the whole. Used by `pnpm sim`, the stream tests and the seed sweep.
+ *
+ * Safety is checked during the run (a violation stops it at once); liveness is checked at the
+ * end: every stream delivered in full on the one session of the run, with no new handshake.
+ */
+import {
+  asciiBytes,
+  BraidError,
+  Endpoint,
+  type EndpointEvent,
+  type EndpointOptions,
+  type Locator,
+  type SessionId,
+  type SessionStats,
+  type StreamPolicy,
+  type Transmit,
+} from '@braid/protocol';
+import { replayHint } from '../errors.js';
+import type { SimNode } from '../types.js';
+import { SafetyViolation } from './app-node.js';
+import {
+  runToCompletion,
+  setUpTwoHosts,
+  summarizeEndpoint,
+  summarizeLink,
+  type Dial,
+  type EndpointSummary,
+  type LinkSummary,
+  type TwoHostOptions,
+} from './common.js';
+
+const BLOCK_BYTES = 4096;
+
+/** Deterministic content of stream `index` at `[offset, offset + length)`. */
+export function streamContent(index: number, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = offset;
+  while (at < offset + length) {
+    const block = Math.floor(at / BLOCK_BYTES);
+    const start = at - block * BLOCK_BYTES;
+    const n = Math.min(BLOCK_BYTES - start, offset + length - at);
+    let x = (Math.imul(index + 1, 0x9e3779b1) ^ Math.imul(block + 1, 0x85ebca6b)) >>> 0 || 1;
+    for (let i = 0; i < start + n; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      if (i >= start) out[at - offset + i - start] = x & 0xff;
+    }
+    at += n;
+  }
+  return out;
+}
+
+/** FNV-1a (32-bit) over byte chunks: the end-to-end hash compared by both sides. */
+export class Fnv1a32 {
+  private h = 0x811c9dc5;
+  update(bytes: Uint8Array): void {
+    let h = this.h;
+    for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+    this.h = h >>> 0;
+  }
+  get hex(): string {
+    return this.h.toString(16).padStart(8, '0');
+  }
+}
+
+/** One hash for a set of streams: FNV-1a over their hashes in stream order. */
+function combineHashes(perStream: readonly Fnv1a32[]): string {
+  const all = new Fnv1a32();
+  for (const h of perStream) all.update(asciiBytes(h.hex));
+  return all.hex;
+}
+
+export interface TransferOptions extends TwoHostOptions {
+  /** Bytes sent on each stream, all at once. Default `[1 MiB]`. */
+  sizes?: number[];
+  /** Policy of the streams A opens. Default bulk. */
+  policy?: StreamPolicy;
+  /** The run fails if not done after this much virtual time. Default 600 000 ms. */
+  maxVirtualMs?: number;
+}
+
+export interface TransferResult {
+  seed: number;
+  /** Every stream arrived byte-exact, in order, once; the hashes agree; one session. */
+  verified: boolean;
+  failure?: string;
+  virtualMs: number;
+  pattern: 'xx' | 'ik';
+  handshakeMs: number | null;
+  /** Stream bytes delivered to B (all streams). */
+  bytes: number;
+  streams: number;
+  /** Delivered bits per second of virtual time, from A's session being established to B reading the last byte. */
+  goodputBps: number;
+  /** Stream bytes A sent again after losses. */
+  retransmittedBytes: number;
+  /** A's smoothed RTT at the end (and its minimum), ms. */
+  rttMs: number;
+  minRttMs: number;
+  hash: { sent: string; received: string };
+  sessions: { establishedAtA: number; establishedAtB: number; closes: string[] };
+  session: { a: Partial<SessionStats>; b: Partial<SessionStats> };
+  endpoints: { a: EndpointSummary; b: EndpointSummary };
+  links: LinkSummary[];
+  steps: number;
+}
+
+interface NodeOptions {
+  name: string;
+  endpoint: EndpointOptions;
+  local: Locator;
+  sizes: number[];
+  policy?: StreamPolicy;
+  dial?: Dial;
+}
+
+/** A's writer state for one stream. */
+interface Outgoing {
+  index: number;
+  written: number;
+  ended: boolean;
+}
+
+/** B's reader state for one stream. */
+interface Incoming {
+  index: number;
+  read: number;
+  done: boolean;
+}
+
+class TransferNode implements SimNode {
+  readonly endpoint: Endpoint;
+  session: SessionId | undefined;
+  establishedAtMs: number | undefined;
+  establishedCount = 0;
+  handshakeMs: number | null = null;
+  finishedAtMs: number | undefined;
+  readonly closes: string[] = [];
+  /** Hash of what A wrote, and of what B read (per stream, combined in stream order). */
+  hashOut = '';
+  hashIn = '';
+  private readonly streamHashes: Fnv1a32[];
+  bytesIn = 0;
+  streamsDone = 0;
+  private readonly out = new Map<number, Outgoing>();
+  private readonly incoming = new Map<number, Incoming>();
+  private nextToOpen = 0;
+
+  constructor(private readonly options: NodeOptions) {
+    this.endpoint = new Endpoint(options.endpoint);
+    const d = options.dial;
+    if (d)
+      this.session = this.endpoint.connect(0, {
+        remoteEid: d.eid,
+        ...(d.staticKey ? { remoteStaticKey: d.staticKey } : {}),
+        local: options.local,
+        remote: d.remote,
+      });
+    this.streamHashes = options.sizes.map(() => new Fnv1a32());
+    if (d) {
+      for (const [i, size] of options.sizes.entries())
+        for (let at = 0; at < size; at += 1 << 20)
+          this.streamHashes[i]!.update(streamContent(i, at, Math.min(1 << 20, size - at)));
+      this.hashOut = combineHashes(this.streamHashes);
+    }
+  }
+
+  get done(): boolean {
+    return this.streamsDone === this.options.sizes.length;
+  }
+
+  handleDatagram(now: number, path: { local: Locator; remote: Locator }, bytes: Uint8Array) {
+    this.endpoint.handleDatagram(now, path, bytes);
+    this.react(now);
+  }
+
+  handleTimeout(now: number): void {
+    this.endpoint.handleTimeout(now);
+    this.react(now);
+  }
+
+  pollTransmit(now: number): Transmit | undefined {
+    return this.endpoint.pollTransmit(now);
+  }
+
+  pollTimeout(): number | undefined {
+    return this.endpoint.pollTimeout();
+  }
+
+  private react(now: number): void {
+    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.onEvent(now, e);
+  }
+
+  private onEvent(now: number, e: EndpointEvent): void {
+    switch (e.type) {
+      case 'established':
+        this.establishedCount++;
+        if (this.establishedCount > 1)
+          throw new SafetyViolation(`${this.options.name}: a second session was established`);
+        this.session = e.session;
+        this.establishedAtMs = now;
+        this.handshakeMs = e.handshakeMs;
+        if (this.options.dial) this.openStreams(now);
+        return;
+      case 'streams_available':
+        this.openStreams(now);
+        return;
+      case 'stream_opened':
+        if (!this.options.dial) this.acceptStream(now, e.streamId);
+        return;
+      case 'stream_writable':
+        this.writeMore(now, e.streamId);
+        return;
+      case 'stream_readable':
+        this.readAll(now, e.streamId);
+        return;
+      case 'stream_reset':
+      case 'stream_stopped':
+        throw new SafetyViolation(
+          `${this.options.name}: stream ${e.streamId} ${e.type} (${e.code})`,
+        );
+      case 'closed':
+        this.closes.push(`${e.code}: ${e.reason}${e.byPeer ? ' (by peer)' : ''}`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private openStreams(now: number): void {
+    const sid = this.session!;
+    while (this.nextToOpen < this.options.sizes.length) {
+      let streamId: number;
+      try {
+        streamId = this.endpoint.openStream(now, sid, this.options.policy);
+      } catch (err) {
+        if (err instanceof BraidError && err.code === 'ERR_BRAID_STREAM_LIMIT') return;
+        throw err;
+      }
+      this.out.set(streamId, { index: this.nextToOpen++, written: 0, ended: false });
+      this.writeMore(now, streamId);
+    }
+  }
+
+  private writeMore(now: number, streamId: number): void {
+    const o = this.out.get(streamId);
+    if (!o || o.ended) return;
+    const size = this.options.sizes[o.index]!;
+    while (o.written < size) {
+      const n = Math.min(64 * 1024, size - o.written);
+      const taken = this.endpoint.streamWrite(
+        now,
+        this.session!,
+        streamId,
+        streamContent(o.index, o.written, n),
+      );
+      o.written += taken;
+      if (taken < n) return;
+    }
+    o.ended = true;
+    this.endpoint.streamEnd(now, this.session!, streamId);
+  }
+
+  private acceptStream(now: number, streamId: number): void {
+    const index = Math.floor(streamId / 4);
+    if (this.incoming.has(streamId) || index >= this.options.sizes.length)
+      throw new SafetyViolation(`${this.options.name}: unexpected stream ${streamId}`);
+    this.incoming.set(streamId, { index, read: 0, done: false });
+    // B sends nothing back: its half ends at once, so the stream closes when A's is read.
+    this.endpoint.streamEnd(now, this.session!, streamId);
+  }
+
+  private readAll(now: number, streamId: number): void {
+    const sid = this.session!;
+    const inc = this.incoming.get(streamId);
+    // After the end is read the stream may be gone: stop there.
+    for (let fin = false; !fin;) {
+      const r = this.endpoint.streamRead(now, sid, streamId);
+      if (!r) return;
+      fin = r.fin;
+      if (!inc) {
+        // A reads B's (empty) half: only the end may arrive.
+        if (r.data.length > 0)
+          throw new SafetyViolation(`${this.options.name}: unexpected bytes on stream ${streamId}`);
+        continue;
+      }
+      const size = this.options.sizes[inc.index]!;
+      if (inc.done) throw new SafetyViolation(`${this.options.name}: read after the end`);
+      if (inc.read + r.data.length > size)
+        throw new SafetyViolation(
+          `${this.options.name}: stream ${streamId} delivered ${inc.read + r.data.length} bytes of ${size}`,
+        );
+      const expected = streamContent(inc.index, inc.read, r.data.length);
+      for (let i = 0; i < expected.length; i++)
+        if (expected[i] !== r.data[i])
+          throw new SafetyViolation(
+            `${this.options.name}: stream ${streamId} byte ${inc.read + i} differs (altered, reordered or duplicated)`,
+          );
+      this.streamHashes[inc.index]!.update(r.data);
+      inc.read += r.data.length;
+      this.bytesIn += r.data.length;
+      if (r.fin) {
+        if (inc.read !== size)
+          throw new SafetyViolation(
+            `${this.options.name}: stream ${streamId} ended at ${inc.read} of ${size} bytes`,
+          );
+        inc.done = true;
+        this.streamsDone++;
+        if (this.done) {
+          this.finishedAtMs = now;
+          this.hashIn = combineHashes(this.streamHashes);
+        }
+      }
+    }
+  }
+}
+
+/** Runs the transfer. Never throws for a protocol failure: it reports it in `failure`. */
+export function runStreamTransfer(options: TransferOptions): TransferResult {
+  const seed = options.seed >>> 0;
+  const sizes = options.sizes ?? [1 << 20];
+  const pattern = options.pattern ?? 'xx';
+  const maxVirtualMs = options.maxVirtualMs ?? 600_000;
+  const { sim, a, b } = setUpTwoHosts(
+    options,
+    0x5eed_0002,
+    maxVirtualMs,
+    (side, endpoint, local, dial) =>
+      new TransferNode({
+        name: side,
+        endpoint,
+        local,
+        sizes,
+        ...(options.policy ? { policy: options.policy } : {}),
+        ...(dial ? { dial } : {}),
+      }),
+  );
+  const run = runToCompletion(
+    sim,
+    () => b.done,
+    maxVirtualMs,
+    () =>
+      `B has ${b.streamsDone}/${sizes.length} streams, ${b.bytesIn} bytes; closes: ${[...a.closes, ...b.closes].join('; ') || 'none'}`,
+  );
+  let failure = run.failure;
+  const steps = run.steps;
+  if (!failure && a.hashOut !== b.hashIn)
+    failure = `hash mismatch: sent ${a.hashOut}, received ${b.hashIn}`;
+  if (!failure && (a.establishedCount !== 1 || b.establishedCount !== 1))
+    failure = `expected one session, A established ${a.establishedCount}, B ${b.establishedCount}`;
+  const statsOf = (n: TransferNode): SessionStats | undefined => {
+    if (n.session === undefined) return undefined;
+    try {
+      return n.endpoint.sessionInfo(n.session).stats;
+    } catch {
+      return undefined;
+    }
+  };
+  const sa = statsOf(a);
+  const sb = statsOf(b);
+  const start = a.establishedAtMs ?? 0;
+  const end = b.finishedAtMs;
+  const s = sim.stats();
+  return {
+    seed,
+    verified: failure === undefined,
+    ...(failure ? { failure: `${failure} (${replayHint(seed)})` } : {}),
+    virtualMs: s.nowMs,
+    pattern,
+    handshakeMs: a.handshakeMs,
+    bytes: b.bytesIn,
+    streams: sizes.length,
+    goodputBps:
+      end !== undefined && end > start ? Math.round((b.bytesIn * 8 * 1000) / (end - start)) : 0,
+    retransmittedBytes: sa?.retransmittedBytes ?? 0,
+    rttMs: round3(sa?.rttMs ?? -1),
+    minRttMs: round3(sa?.minRttMs ?? -1),
+    hash: { sent: a.hashOut, received: b.hashIn },
+    sessions: {
+      establishedAtA: a.establishedCount,
+      establishedAtB: b.establishedCount,
+      closes: [...a.closes.map((c) => `a: ${c}`), ...b.closes.map((c) => `b: ${c}`)],
+    },
+    session: { a: pickStats(sa), b: pickStats(sb) },
+    endpoints: {
+      a: summarizeEndpoint(a.endpoint.stats()),
+      b: summarizeEndpoint(b.endpoint.stats()),
+    },
+    links: s.links.map(summarizeLink),
+    steps,
+  };
+}
+
+function round3(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
+
+/** The recovery figures worth reading in a run's JSON. */
+function pickStats(s: SessionStats | undefined): Partial<SessionStats> {
+  if (!s) return {};
+  return {
+    packetsSent: s.packetsSent,
+    packetsReceived: s.packetsReceived,
+    packetsLost: s.packetsLost,
+    bytesLost: s.bytesLost,
+    retransmittedBytes: s.retransmittedBytes,
+    deliveredBytes: s.deliveredBytes,
+    cwndBytes: Math.round(s.cwndBytes),
+    congestionEvents: s.congestionEvents,
+    ptoCount: s.ptoCount,
+    persistentCongestion: s.persistentCongestion,
+    keyUpdates: s.keyUpdates,
+    rttMs: round3(s.rttMs),
+  };
+}

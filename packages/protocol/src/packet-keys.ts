@@ -1,0 +1,151 @@
+/**
+ * Packet protection keys for an established session, with key update (docs/protocol.md §Key
+ * update), after RFC 9001 §6 with Noise's REKEY as the one-way step:
+ *
+ * - Each direction starts with the key from the handshake's Split(). The next key is
+ *   REKEY(k) = first 32 bytes of ChaChaPoly(k, nonce 2^64-1, "", 32 zero bytes) (Noise §11.3).
+ *   Old keys are erased, so a key stolen later cannot open earlier packets.
+ * - The short header's key-phase bit says which key sealed a packet. A side starts an update
+ *   when its key has sealed `updateAfterPackets` packets or is `updateAfterMs` old, and only
+ *   once a packet sealed with the current key has been acknowledged. It then seals with the
+ *   next key and flips its bit.
+ * - On a packet with the other bit and a packet number above those of the current phase, the
+ *   receiver tries the next key. If it opens, both of its directions move to the next phase
+ *   (answering a peer-initiated update). The previous receive key is kept for three probe
+ *   timeouts, for packets reordered across the update, then erased.
+ *
+ * Packet numbers are never reset; nonces stay unique per key because each packet number is
+ * used once per direction.
+ */
+import type { CryptoProvider } from './crypto/provider.js';
+import { CipherState } from './noise/index.js';
+import { packetNonce } from './wire/packet.js';
+
+/** Default: a key seals at most this many packets (far below any AEAD limit) before an update. */
+export const KEY_UPDATE_AFTER_PACKETS = 2 ** 24;
+/** Default: a key is used at most this long (WireGuard's REKEY_AFTER_TIME) before an update. */
+export const KEY_UPDATE_AFTER_MS = 120_000;
+
+export interface KeyUpdateConfig {
+  updateAfterPackets: number;
+  updateAfterMs: number;
+}
+
+export function nextKey(crypto: CryptoProvider, key: Uint8Array): Uint8Array {
+  const cs = new CipherState(crypto, key);
+  cs.rekey();
+  return cs.key!;
+}
+
+export class PacketKeys {
+  sendPhase: 0 | 1 = 0;
+  recvPhase: 0 | 1 = 0;
+  /** Key updates completed in each direction. */
+  sendUpdates = 0;
+  recvUpdates = 0;
+  private sendKey: Uint8Array;
+  private recvKey: Uint8Array;
+  private nextRecvKey: Uint8Array | undefined;
+  private prevRecvKey: Uint8Array | undefined;
+  private prevRecvUntilMs = 0;
+  /** Lowest packet number opened with the current receive key. */
+  private recvPhaseFirstPn = 0;
+  /** First packet number sealed with the current send key, and how many it sealed. */
+  private sendPhaseFirstPn = 0;
+  private sealedWithKey = 0;
+  private sendKeySinceMs: number;
+  private currentPhaseAcked = false;
+
+  constructor(
+    private readonly crypto: CryptoProvider,
+    sendKey: Uint8Array,
+    recvKey: Uint8Array,
+    now: number,
+    private readonly config: KeyUpdateConfig,
+  ) {
+    this.sendKey = sendKey;
+    this.recvKey = recvKey;
+    this.sendKeySinceMs = now;
+  }
+
+  seal(pn: number, header: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    if (this.sealedWithKey === 0) this.sendPhaseFirstPn = pn;
+    this.sealedWithKey++;
+    return this.crypto.aeadSeal(this.sendKey, packetNonce(pn), header, plaintext);
+  }
+
+  /** Opens a packet; undefined when it does not authenticate under the key its bit selects. */
+  open(
+    now: number,
+    pn: number,
+    phase: 0 | 1,
+    header: Uint8Array,
+    sealed: Uint8Array,
+  ): Uint8Array | undefined {
+    if (this.prevRecvKey && now >= this.prevRecvUntilMs) this.prevRecvKey = undefined;
+    const nonce = packetNonce(pn);
+    if (phase === this.recvPhase) {
+      const plain = this.crypto.aeadOpen(this.recvKey, nonce, header, sealed);
+      return plain ?? undefined;
+    }
+    if (pn < this.recvPhaseFirstPn) {
+      // Sealed before the last update and delivered late.
+      if (!this.prevRecvKey) return undefined;
+      return this.crypto.aeadOpen(this.prevRecvKey, nonce, header, sealed) ?? undefined;
+    }
+    this.nextRecvKey ??= nextKey(this.crypto, this.recvKey);
+    const plain = this.crypto.aeadOpen(this.nextRecvKey, nonce, header, sealed);
+    if (!plain) return undefined;
+    return plain;
+  }
+
+  /**
+   * Moves the receive side to the next phase after a packet opened with the next key (call
+   * after the packet's other checks pass). `keepPreviousMs` is how long the old key stays.
+   */
+  commitReceivePhase(now: number, pn: number, phase: 0 | 1, keepPreviousMs: number): void {
+    if (phase === this.recvPhase || pn < this.recvPhaseFirstPn || !this.nextRecvKey) return;
+    this.prevRecvKey = this.recvKey;
+    this.prevRecvUntilMs = now + keepPreviousMs;
+    this.recvKey = this.nextRecvKey;
+    this.nextRecvKey = undefined;
+    this.recvPhase = phase;
+    this.recvPhaseFirstPn = pn;
+    this.recvUpdates++;
+    // The peer started this update: answer it by moving our sending side too.
+    if (this.sendPhase !== phase) this.rotateSend(now);
+  }
+
+  /** A packet we sent was acknowledged. */
+  onAcked(pn: number): void {
+    if (this.sealedWithKey > 0 && pn >= this.sendPhaseFirstPn) this.currentPhaseAcked = true;
+  }
+
+  /** Whether an update is due and allowed now. */
+  updateDue(now: number): boolean {
+    if (!this.currentPhaseAcked || this.sendPhase !== this.recvPhase) return false;
+    return (
+      this.sealedWithKey >= this.config.updateAfterPackets ||
+      now - this.sendKeySinceMs >= this.config.updateAfterMs
+    );
+  }
+
+  /** Starts a key update: the next packet is sealed with the next key. */
+  initiateUpdate(now: number): void {
+    this.rotateSend(now);
+  }
+
+  /** When the time-based update falls due (so the session can wake for it). */
+  get updateAtMs(): number {
+    return this.sendKeySinceMs + this.config.updateAfterMs;
+  }
+
+  private rotateSend(now: number): void {
+    this.sendKey = nextKey(this.crypto, this.sendKey);
+    this.sendPhase = this.sendPhase === 0 ? 1 : 0;
+    this.sendUpdates++;
+    this.sealedWithKey = 0;
+    this.sendKeySinceMs = now;
+    this.currentPhaseAcked = false;
+  }
+}
