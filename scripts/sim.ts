@@ -1,16 +1,22 @@
 /**
  * The simulated transfer: `pnpm sim -- [options]`. Two Braid endpoints in the deterministic
- * simulator complete a handshake and exchange numbered, authenticated datagrams both ways over a
- * faulty link until every one is acknowledged; then a summary (or, with --json, one JSON object).
- * Exit code 0 when verified, 1 when a safety or liveness check failed, 2 on bad options.
+ * simulator complete a handshake over a faulty link, then either
+ * - (default, `--workload streams`) A sends `--bytes` over `--streams` reliable streams and B
+ *   checks every byte as it reads and the hash of the whole, or
+ * - (`--workload datagrams`) both exchange numbered, authenticated datagrams until every one is
+ *   acknowledged by the application.
+ * Then a summary (or, with --json, one JSON object). Exit code 0 when verified, 1 when a safety
+ * or liveness check failed, 2 on bad options.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   gilbertElliottFromMeanLoss,
   runDatagramExchange,
+  runStreamTransfer,
   seedFromEnv,
   type ExchangeResult,
   type LinkOptions,
+  type TransferResult,
 } from '@braid/netsim';
 import { createSodiumCrypto } from '@braid/protocol';
 
@@ -54,8 +60,20 @@ const program = new Command('pnpm sim --')
   .option('--queue <packets>', 'drop-tail queue limit with --rate', int(1, 1_000_000), 64)
   .option('--flap <period:down>', 'blackhole both ways for DOWN ms out of every PERIOD ms')
   .option('--heal <ms>', 'stop every fault at this virtual time', num(0, 1e9))
-  .option('--messages <n>', 'messages each side sends', int(0, 1_000_000), 100)
-  .option('--size <bytes>', 'payload bytes per message', int(1, 1159), 1000)
+  .addOption(
+    new Option('--workload <w>', 'what the session carries')
+      .choices(['streams', 'datagrams'])
+      .default('streams'),
+  )
+  .option('--bytes <n>', 'streams: bytes A sends to B in all', int(0, 2 ** 40), 1 << 20)
+  .option('--streams <n>', 'streams: split the bytes over this many streams', int(1, 100_000), 1)
+  .addOption(
+    new Option('--congestion <cc>', 'congestion controller')
+      .choices(['cubic', 'newreno'])
+      .default('cubic'),
+  )
+  .option('--messages <n>', 'datagrams: messages each side sends', int(0, 1_000_000), 100)
+  .option('--size <bytes>', 'datagrams: payload bytes per message', int(1, 1159), 1000)
   .addOption(new Option('--pattern <p>', 'handshake pattern').choices(['xx', 'ik']).default('xx'))
   .option('--max-virtual-ms <ms>', 'give up after this much virtual time', num(1, 1e9), 600_000)
   .option('--json', 'print one JSON object instead of the summary')
@@ -78,6 +96,10 @@ const o = program.opts<{
   queue: number;
   flap?: string;
   heal?: number;
+  workload: 'streams' | 'datagrams';
+  bytes: number;
+  streams: number;
+  congestion: 'cubic' | 'newreno';
   messages: number;
   size: number;
   pattern: 'xx' | 'ik';
@@ -115,38 +137,43 @@ if (o.flap) {
 }
 
 const crypto = await createSodiumCrypto();
-const result = runDatagramExchange({
+const common = {
   seed,
   crypto,
-  messages: o.messages,
-  messageBytes: o.size,
   pattern: o.pattern,
   link,
   ...(flap ? { flap } : {}),
   ...(o.heal !== undefined ? { healAtMs: o.heal } : {}),
   maxVirtualMs: o.maxVirtualMs,
-});
+  endpoint: { congestion: o.congestion },
+};
+if (o.workload === 'streams') {
+  const per = Math.floor(o.bytes / o.streams);
+  const sizes = Array.from({ length: o.streams }, (_, i) =>
+    i === 0 ? o.bytes - per * (o.streams - 1) : per,
+  );
+  const result = runStreamTransfer({ ...common, sizes });
+  console.log(o.json ? JSON.stringify(result) : transferSummary(result));
+  process.exitCode = result.verified ? 0 : 1;
+} else {
+  const result = runDatagramExchange({ ...common, messages: o.messages, messageBytes: o.size });
+  console.log(o.json ? JSON.stringify(result) : summary(result));
+  process.exitCode = result.verified ? 0 : 1;
+}
 
-if (o.json) console.log(JSON.stringify(result));
-else console.log(summary(result));
-process.exitCode = result.verified ? 0 : 1;
-
-function summary(r: ExchangeResult): string {
-  const lines: string[] = [];
-  const reasons = (rej: Record<string, number | undefined>) =>
+function reasons(rej: Record<string, number | undefined>): string {
+  return (
     Object.entries(rej)
       .map(([k, v]) => `${k} ${v}`)
-      .join(', ') || 'none';
-  lines.push(`Braid simulated transfer — seed ${r.seed} (replay: BRAID_SEED=${r.seed} pnpm sim)`);
-  lines.push(
-    `  link        ${o.delay} ms one-way, loss ${o.loss}${o.burst ? ` (bursts of ~${o.burst})` : ''}, duplicate ${o.duplicate}, reorder ${o.reorder}, corrupt ${o.corrupt}${o.rate ? `, ${o.rate} Mbit/s` : ''}${flap ? `, flapping ${o.flap}` : ''}`,
+      .join(', ') || 'none'
   );
-  lines.push(
-    `  handshake   ${r.pattern.toUpperCase()}, ${r.handshakeMs === null ? 'never completed' : `${r.handshakeMs.toFixed(1)} ms`} (dials ${r.sessions.dials}, sessions at responder ${r.sessions.establishedAtB})`,
-  );
-  lines.push(
-    `  messages    ${r.messages.deliveredAtB}/${r.messages.perSide} A→B, ${r.messages.deliveredAtA}/${r.messages.perSide} B→A, ${r.messages.bytesEach} bytes each; ${r.messages.appRetransmits} re-sent by the application`,
-  );
+}
+
+function linkLine(): string {
+  return `  link        ${o.delay} ms one-way, loss ${o.loss}${o.burst ? ` (bursts of ~${o.burst})` : ''}, duplicate ${o.duplicate}, reorder ${o.reorder}, corrupt ${o.corrupt}${o.rate ? `, ${o.rate} Mbit/s, queue ${o.queue}` : ''}${flap ? `, flapping ${o.flap}` : ''}`;
+}
+
+function tail(r: ExchangeResult | TransferResult, lines: string[]): void {
   for (const [name, e] of Object.entries(r.endpoints))
     lines.push(
       `  endpoint ${name.toUpperCase()}  sent ${e.sent}, received ${e.received}, rejected: ${reasons(e.rejected)}`,
@@ -156,6 +183,44 @@ function summary(r: ExchangeResult): string {
       `  link ${l.from} → ${l.to}  sent ${l.sent}, delivered ${l.delivered}, dropped: ${reasons(l.dropped)}, corrupted ${l.corrupted}, duplicated ${l.duplicated}`,
     );
   lines.push(`  virtual time ${(r.virtualMs / 1000).toFixed(3)} s`);
+}
+
+function transferSummary(r: TransferResult): string {
+  const lines: string[] = [];
+  lines.push(`Braid simulated transfer — seed ${r.seed} (replay: BRAID_SEED=${r.seed} pnpm sim)`);
+  lines.push(linkLine());
+  lines.push(
+    `  handshake   ${r.pattern.toUpperCase()}, ${r.handshakeMs === null ? 'never completed' : `${r.handshakeMs.toFixed(1)} ms`}`,
+  );
+  const a = r.session.a;
+  lines.push(
+    `  streams     ${r.bytes}/${o.bytes} bytes over ${r.streams} stream(s), goodput ${(r.goodputBps / 1e6).toFixed(2)} Mbit/s, hash ${r.hash.received || '—'} (sent ${r.hash.sent})`,
+  );
+  lines.push(
+    `  recovery    ${o.congestion}: rtt ${r.rttMs} ms (min ${r.minRttMs}), ${a.packetsLost ?? 0} packets lost, ${r.retransmittedBytes} bytes retransmitted, ${a.ptoCount ?? 0} probe timeouts, cwnd ${a.cwndBytes ?? 0} bytes`,
+  );
+  tail(r, lines);
+  lines.push(
+    r.verified
+      ? '  VERIFIED: every byte arrived intact, in order, once; hashes agree'
+      : `  FAILED: ${r.failure}`,
+  );
+  return lines.join('\n');
+}
+
+function summary(r: ExchangeResult): string {
+  const lines: string[] = [];
+  lines.push(
+    `Braid simulated datagram exchange — seed ${r.seed} (replay: BRAID_SEED=${r.seed} pnpm sim)`,
+  );
+  lines.push(linkLine());
+  lines.push(
+    `  handshake   ${r.pattern.toUpperCase()}, ${r.handshakeMs === null ? 'never completed' : `${r.handshakeMs.toFixed(1)} ms`} (dials ${r.sessions.dials}, sessions at responder ${r.sessions.establishedAtB})`,
+  );
+  lines.push(
+    `  messages    ${r.messages.deliveredAtB}/${r.messages.perSide} A→B, ${r.messages.deliveredAtA}/${r.messages.perSide} B→A, ${r.messages.bytesEach} bytes each; ${r.messages.appRetransmits} re-sent by the application`,
+  );
+  tail(r, lines);
   lines.push(
     r.verified ? '  VERIFIED: every message arrived intact, none twice' : `  FAILED: ${r.failure}`,
   );

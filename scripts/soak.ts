@@ -1,10 +1,17 @@
 /**
- * `pnpm soak -- [--seeds N] [--from S]`: the seed sweep of the tests, run over many more seeds.
- * Each seed derives a whole fault configuration (see randomFaults); every failing seed is printed
- * with its replay command. Ends with `N passed, N failed`; exits 1 on any failure.
+ * `pnpm soak -- [--seeds N] [--from S]`: the seed sweeps of the tests, run over many more seeds.
+ * Each seed derives a whole fault configuration (see randomFaults), run twice: once carrying
+ * datagrams, once carrying streams (randomTransfer). Every failing seed is printed with its
+ * replay command. Ends with `N passed, N failed` (one test per seed and workload); exits 1 on
+ * any failure.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { randomFaults, runDatagramExchange } from '@braid/netsim';
+import {
+  randomFaults,
+  randomTransfer,
+  runDatagramExchange,
+  runStreamTransfer,
+} from '@braid/netsim';
 import { createSodiumCrypto } from '@braid/protocol';
 
 const count = (v: string): number => {
@@ -25,11 +32,16 @@ let passed = 0;
 let failed = 0;
 const startedMs = Date.now();
 for (let seed = o.from; seed < o.from + o.seeds; seed++) {
-  const r = runDatagramExchange({ ...randomFaults(seed), crypto });
-  if (r.verified) passed++;
-  else {
-    failed++;
-    console.log(`seed ${seed}: ${r.failure}`);
+  const runs = [
+    ['datagrams', runDatagramExchange({ ...randomFaults(seed), crypto })],
+    ['streams', runStreamTransfer({ ...randomTransfer(seed), crypto })],
+  ] as const;
+  for (const [workload, r] of runs) {
+    if (r.verified) passed++;
+    else {
+      failed++;
+      console.log(`seed ${seed} (${workload}): ${r.failure}`);
+    }
   }
   if ((seed - o.from + 1) % 500 === 0)
     console.error(

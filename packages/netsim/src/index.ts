@@ -47,7 +47,12 @@ export {
   type ExchangeResult,
   type EndpointSummary,
 } from './scenario/datagram-exchange.js';
-export { randomFaults, SWEEP_HEAL_AT_MS, SWEEP_MAX_VIRTUAL_MS } from './scenario/random-faults.js';
+export {
+  randomFaults,
+  randomTransfer,
+  SWEEP_HEAL_AT_MS,
+  SWEEP_MAX_VIRTUAL_MS,
+} from './scenario/random-faults.js';
 export {
   runStreamTransfer,
   streamContent,

@@ -43,6 +43,7 @@ import { KEY_UPDATE_AFTER_MS, KEY_UPDATE_AFTER_PACKETS } from './packet-keys.js'
 import type { CongestionAlgorithm } from './recovery/congestion.js';
 import type { ReadResult } from './stream/recv-stream.js';
 import type { StreamPolicy } from './stream/streams.js';
+import type { Frame } from './wire/frames.js';
 
 export interface EndpointOptions {
   identity: Identity;
@@ -390,6 +391,13 @@ export class Endpoint {
 
   setStreamPolicy(id: SessionId, streamId: number, policy: StreamPolicy): void {
     this.session(id).setStreamPolicy(streamId, policy);
+  }
+
+  /** Test hook: see `Session.injectFrames`. */
+  injectFrames(now: number, id: SessionId, frames: Frame[]): void {
+    const s = this.session(id);
+    s.injectFrames(now, frames);
+    this.collect(s, now);
   }
 
   /** Test hook: see `Session.fastForwardPacketNumbers`. */

@@ -1287,6 +1287,15 @@ export class Session {
     this.sendRaw(concatBytes(header, sealed));
   }
 
+  /**
+   * Test hook: seals `frames` as they are into the next packet, bypassing every check of the
+   * sending side, so tests can play a peer that breaks the rules.
+   */
+  injectFrames(now: number, frames: Frame[]): void {
+    if (!this.keys || !this.remoteCid) throw new SessionClosedError('no keys to seal with');
+    this.sealAndSend(now, frames, [], false);
+  }
+
   /** Test hook: continue packet numbering from `next`, to exercise limits without 2^48 packets. */
   fastForwardPacketNumbers(next: number, limit = REJECT_AFTER_PACKETS): void {
     if (next < this.nextPacketNumber) throw new RangeError('packet numbers never go back');

@@ -7,6 +7,7 @@
 import { createSeededRandom } from '@braid/protocol';
 import { gilbertElliottFromMeanLoss, type LinkOptions } from '../link.js';
 import type { ExchangeOptions } from './datagram-exchange.js';
+import type { TransferOptions } from './stream-transfer.js';
 
 /** Faults stop here; the run then has the rest of `maxVirtualMs` to finish. */
 export const SWEEP_HEAL_AT_MS = 60_000;
@@ -59,4 +60,25 @@ export function randomFaults(seed: number): Omit<ExchangeOptions, 'crypto'> {
     healAtMs: SWEEP_HEAL_AT_MS,
     maxVirtualMs: SWEEP_MAX_VIRTUAL_MS,
   };
+}
+
+/**
+ * The same fault configuration as {@link randomFaults}, carrying a stream workload instead:
+ * one to four streams of up to 256 KiB each (sizes from their own random stream, so the faults
+ * of seed N are the same in both sweeps).
+ */
+export function randomTransfer(seed: number): Omit<TransferOptions, 'crypto'> {
+  const { messages: _m, messageBytes: _b, ...faults } = randomFaults(seed);
+  const r = createSeededRandom((seed ^ 0x5712ea) >>> 0);
+  const streams = 1 + Math.floor(r.nextFloat() * 4);
+  const sizes = Array.from({ length: streams }, () => Math.floor(r.nextFloat() * 256 * 1024));
+  // Faults may silence a direction for longer than the default idle (30 s) or handshake (60 s)
+  // timeout: per-packet loss bursts last long in time when traffic is sparse. Those timeouts
+  // closing the session would be correct, but the sweep judges liveness after healing, so
+  // here they outlast the fault phase. Their own behaviour is tested on its own.
+  const endpoint = {
+    idleTimeoutMs: 2 * SWEEP_HEAL_AT_MS,
+    handshakeTimeoutMs: 2 * SWEEP_HEAL_AT_MS,
+  };
+  return { ...faults, sizes, endpoint };
 }

@@ -21,6 +21,13 @@ import { RttEstimator } from './rtt.js';
 export const PACKET_THRESHOLD = 3;
 /** Probe-timeout backoff stops doubling after this many consecutive timeouts. */
 export const PTO_BACKOFF_MAX = 10;
+/**
+ * A backed-off probe timeout never exceeds this (unless one un-backed-off PTO does): after an
+ * outage the path is probed at least every 4 s, so service resumes within seconds of the link
+ * coming back, and an idle timer (30 s by default) never fires while the sender still probes.
+ * RFC 9002 §6.2.1 leaves the backoff's ceiling to the implementation.
+ */
+export const PTO_MAX_MS = 4_000;
 /** Sent-packet records kept at most; beyond, the oldest are declared lost. */
 export const SENT_PACKETS_MAX = 1 << 16;
 
@@ -196,7 +203,9 @@ export class LossDetection<F> {
 
   /** The current probe timeout, backoff included. */
   ptoMs(maxAckDelayMs: number): number {
-    return this.rtt.ptoMs(maxAckDelayMs) * 2 ** Math.min(this.ptoCount, PTO_BACKOFF_MAX);
+    const base = this.rtt.ptoMs(maxAckDelayMs);
+    const backedOff = base * 2 ** Math.min(this.ptoCount, PTO_BACKOFF_MAX);
+    return Math.min(backedOff, Math.max(base, PTO_MAX_MS));
   }
 
   /**
