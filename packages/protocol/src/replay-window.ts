@@ -4,7 +4,7 @@
  * slides, so the cost of a jump is bounded by the ring size, not by the jump.
  *
  * Packet numbers are JS numbers (exact below 2^53). The limit is far above anything a key
- * reaches: keys are updated long before (docs/protocol.md §Key update).
+ * reaches: a sender stops at 2^48 (docs/protocol.md §3.3).
  */
 
 const BITS_PER_WORD = 32;

@@ -13,7 +13,7 @@
  *   validated (RFC 9000 §8.1). The address is validated by FINISH (XX) or by the first short
  *   packet that opens with the new keys (IK). Then it sends HANDSHAKE_DONE.
  *
- * Once keys exist, every short packet goes through one path (docs/protocol.md §Recovery):
+ * Once keys exist, every short packet goes through one path (docs/protocol.md §7):
  * frames are chosen by priority (ACK, control, datagrams, low-latency then bulk stream data),
  * the packet is sealed under the current key phase ({@link PacketKeys}), and ack-eliciting
  * packets are recorded by {@link LossDetection}, gated by its congestion window and pacer.
