@@ -4,7 +4,11 @@ import tseslint from 'typescript-eslint';
 
 /** The sans-IO packages may not reach the clock, timers, global randomness or Node (DESIGN). */
 const sansIo = {
-  files: ['packages/protocol/src/**/*.ts', 'packages/netsim/src/**/*.ts'],
+  files: [
+    'packages/protocol/src/**/*.ts',
+    'packages/netsim/src/**/*.ts',
+    'packages/fec/src/**/*.ts',
+  ],
   rules: {
     'no-restricted-imports': [
       'error',

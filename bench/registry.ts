@@ -1,0 +1,9 @@
+/**
+ * Every benchmark `pnpm bench` knows, in the order `pnpm bench` (no names) runs them. To add
+ * one: write `bench/<name>.ts` exporting a {@link Benchmark} and list it here.
+ */
+import { fecCodec } from './fec-codec.js';
+import { protocolGoodput } from './protocol-goodput.js';
+import type { Benchmark } from './types.js';
+
+export const BENCHMARKS: readonly Benchmark[] = [protocolGoodput, fecCodec];
