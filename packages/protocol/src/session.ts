@@ -102,6 +102,8 @@ export type SessionState = 'handshake' | 'established' | 'closing' | 'draining' 
 export function datagramPayloadMax(datagramBytes: number): number {
   return datagramBytes - SHORT_HEADER_BYTES - AEAD_TAG_BYTES - (1 + 2);
 }
+/** The largest UDP payload (65 535 − 8 − 20): what a receiver accepts at most. */
+export const UDP_PAYLOAD_BYTES_MAX = 65_527;
 /** Largest DATAGRAM payload that fits one default-size v1 packet. */
 export const DATAGRAM_PAYLOAD_BYTES_MAX = datagramPayloadMax(MAX_DATAGRAM_BYTES);
 /** Frame bytes a short packet of `datagramBytes` can carry. */
@@ -448,9 +450,18 @@ export class Session {
 
   // ---- commands -------------------------------------------------------------------------
 
-  /** Largest datagram payload the session accepts now: the path's size and the peer's limit. */
+  /**
+   * Size of the datagrams this session sends: ours, or the peer's if smaller (both sides'
+   * `maxDatagramBytes`, until path MTU discovery measures the path).
+   */
+  get packetBytes(): number {
+    const peer = this.remoteParams?.maxUdpPayloadBytes ?? this.config.maxDatagramBytes;
+    return Math.min(this.config.maxDatagramBytes, peer);
+  }
+
+  /** Largest datagram payload the session accepts now: what fits a packet, and the peer's limit. */
   get maxDatagramBytes(): number {
-    const path = datagramPayloadMax(this.config.maxDatagramBytes);
+    const path = datagramPayloadMax(this.packetBytes);
     const peer = this.remoteParams?.maxDatagramFrameBytes ?? path;
     return Math.min(peer, path);
   }
@@ -484,23 +495,29 @@ export class Session {
   streamEnd(streamId: number): void {
     this.assertOpen();
     this.streams.end(streamId);
+    this.takeStreamEvents();
   }
 
   /** Abandons the sending half with an application error code. */
   streamReset(streamId: number, code: number): void {
     this.assertOpen();
     this.streams.reset(streamId, code);
+    this.takeStreamEvents();
   }
 
   /** Asks the peer to stop sending on this stream; unread bytes are discarded. */
   streamStopSending(streamId: number, code: number): void {
     this.assertOpen();
     this.streams.stopSending(streamId, code);
+    this.takeStreamEvents();
   }
 
   /** Reads up to `max` bytes in order; undefined when nothing is ready yet. */
   streamRead(streamId: number, max: number): ReadResult | undefined {
-    return this.streams.read(streamId, max);
+    const r = this.streams.read(streamId, max);
+    // Reading the end may free the stream: its `stream_closed` goes out now.
+    this.takeStreamEvents();
+    return r;
   }
 
   streamWritable(streamId: number): number {
@@ -968,12 +985,14 @@ export class Session {
   private localParams(): TransportParams {
     return {
       connectionId: this.localCid,
-      maxDatagramFrameBytes: DATAGRAM_PAYLOAD_BYTES_MAX,
+      // We accept datagrams up to the UDP maximum, so any DATAGRAM frame that fits one.
+      maxDatagramFrameBytes: datagramPayloadMax(UDP_PAYLOAD_BYTES_MAX),
       idleTimeoutMs: this.config.idleTimeoutMs,
       initialMaxData: this.config.connectionWindowBytes,
       initialMaxStreamData: this.config.streamWindowBytes,
       initialMaxStreams: this.config.maxStreams,
       maxAckDelayMs: this.config.maxAckDelayMs,
+      maxUdpPayloadBytes: this.config.maxDatagramBytes,
     };
   }
 
@@ -1162,7 +1181,7 @@ export class Session {
       return;
     }
     if (keys.updateDue(now)) keys.initiateUpdate(now);
-    const size = this.config.maxDatagramBytes;
+    const size = this.packetBytes;
     const probe = this.probesPending > 0;
     let eliciting =
       this.handshakeDonePending ||
@@ -1258,7 +1277,7 @@ export class Session {
     const keys = this.keys!;
     const pn = this.nextPacketNumber++;
     const header = encodeShortHeader(this.remoteCid!, pn, keys.sendPhase);
-    const plaintext = encodeFrames(frames, new ByteWriter(this.config.maxDatagramBytes)).finish();
+    const plaintext = encodeFrames(frames, new ByteWriter(this.packetBytes)).finish();
     const sealed = keys.seal(pn, header, plaintext);
     const bytes = concatBytes(header, sealed);
     this.sendRaw(bytes);

@@ -91,6 +91,7 @@ t.test('transport parameters: round trip, unknown types skipped, bad blocks refu
     initialMaxStreamData: 1 << 20,
     initialMaxStreams: 1024,
     maxAckDelayMs: 25,
+    maxUdpPayloadBytes: 1400,
   };
   const encoded = encodeTransportParams(params);
   t.same(decodeTransportParams(encoded), params);

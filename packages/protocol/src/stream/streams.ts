@@ -214,7 +214,16 @@ export class Streams {
   }
 
   setPolicy(id: number, policy: StreamPolicy): void {
-    this.get(id).policy = policy;
+    const s = this.get(id);
+    s.policy = { ...policy };
+    if (!s.queued) return;
+    // Move it to the queue of its new class now, not after its next turn.
+    for (const q of [this.urgentQueue, this.bulkQueue]) {
+      const i = q.indexOf(s);
+      if (i >= 0) q.splice(i, 1);
+    }
+    s.queued = false;
+    this.schedule(s);
   }
 
   policy(id: number): StreamPolicy {

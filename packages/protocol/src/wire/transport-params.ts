@@ -21,6 +21,8 @@ export interface TransportParams {
   initialMaxStreams: number;
   /** The sender acknowledges ack-eliciting packets within this many milliseconds. */
   maxAckDelayMs: number;
+  /** Largest datagram (UDP payload) the sender wants to receive: its configured size. */
+  maxUdpPayloadBytes: number;
 }
 
 const ParamType = {
@@ -31,6 +33,7 @@ const ParamType = {
   INITIAL_MAX_STREAM_DATA: 0x05,
   INITIAL_MAX_STREAMS: 0x06,
   MAX_ACK_DELAY_MS: 0x07,
+  MAX_UDP_PAYLOAD_BYTES: 0x08,
 };
 /** Values assumed for parameters a peer leaves out. */
 const DEFAULTS = {
@@ -38,6 +41,7 @@ const DEFAULTS = {
   initialMaxStreamData: 0,
   initialMaxStreams: 0,
   maxAckDelayMs: 25,
+  maxUdpPayloadBytes: 65_527,
 };
 /** RFC 9000 §18.2: max_ack_delay values of 2^14 ms or more are invalid. */
 export const MAX_ACK_DELAY_MS_LIMIT = 2 ** 14;
@@ -53,6 +57,7 @@ export function encodeTransportParams(p: TransportParams): Uint8Array {
   w.u8(ParamType.INITIAL_MAX_STREAM_DATA).u16(8).u64(p.initialMaxStreamData);
   w.u8(ParamType.INITIAL_MAX_STREAMS).u16(4).u32(p.initialMaxStreams);
   w.u8(ParamType.MAX_ACK_DELAY_MS).u16(4).u32(p.maxAckDelayMs);
+  w.u8(ParamType.MAX_UDP_PAYLOAD_BYTES).u16(4).u32(p.maxUdpPayloadBytes);
   return w.finish();
 }
 
@@ -100,6 +105,13 @@ export function decodeTransportParams(bytes: Uint8Array): TransportParams {
         more.maxAckDelayMs = value.u32();
         if (more.maxAckDelayMs >= MAX_ACK_DELAY_MS_LIMIT)
           throw new WireDecodeError(`max_ack_delay_ms ${more.maxAckDelayMs} too large`);
+        break;
+      case ParamType.MAX_UDP_PAYLOAD_BYTES:
+        if (length !== 4) throw new WireDecodeError('max_udp_payload_bytes length');
+        more.maxUdpPayloadBytes = value.u32();
+        // RFC 9000 §18.2: below 1200 is invalid (every path must carry 1200).
+        if (more.maxUdpPayloadBytes < 1200)
+          throw new WireDecodeError(`max_udp_payload_bytes ${more.maxUdpPayloadBytes} below 1200`);
         break;
       default:
         break; // unknown: skipped for forward compatibility
