@@ -1176,7 +1176,8 @@ export class Session {
     const keys = this.keys;
     if (!keys || !this.remoteCid || this.state !== 'established') return;
     if (this.role === 'responder' && !this.addressValidated) return;
-    if (this.nextPacketNumber >= this.packetNumberLimit) {
+    // The last number is kept for the CONNECTION_CLOSE, so the peer hears why.
+    if (this.nextPacketNumber + 1 >= this.packetNumberLimit) {
       this.close(now, CloseCode.AEAD_LIMIT_REACHED, 'packet numbers exhausted');
       return;
     }
@@ -1300,6 +1301,7 @@ export class Session {
   private sendClose(): void {
     const keys = this.keys;
     if (!keys || !this.remoteCid || !this.closeFrame) return;
+    if (this.nextPacketNumber >= this.packetNumberLimit) return;
     const pn = this.nextPacketNumber++;
     const header = encodeShortHeader(this.remoteCid, pn, keys.sendPhase);
     const sealed = keys.seal(pn, header, encodeFrames([this.closeFrame]).finish());

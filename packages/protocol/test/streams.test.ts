@@ -1,0 +1,399 @@
+import t from 'tap';
+import { bytesEqual, type StreamPolicy } from '@braid/protocol';
+import {
+  connected,
+  eventsOf,
+  payload,
+  readBoth,
+  Reader,
+  type Connected,
+} from './support/sessions.js';
+import type { Pair } from './support/pair.js';
+
+const LOW_LATENCY: StreamPolicy = { mode: 'low-latency', fec: 'off' };
+const BULK: StreamPolicy = { mode: 'bulk', fec: 'off' };
+function closedStreams(p: Pair, side: 'a' | 'b'): number[] {
+  return eventsOf(p, side, 'stream_closed').map((e) => e.streamId);
+}
+
+/** One full-size packet's worth of stream bytes is a little less than this. */
+const PACKET_BYTES = 1200;
+
+t.test('one stream, both directions, each half closed on its own', async (t) => {
+  const { p, a, b } = await connected(101);
+  const up = payload(100_000, 1);
+  const down = payload(70_000, 2);
+  const ra = new Reader(p, 'a', a);
+  const rb = new Reader(p, 'b', b);
+  const sid = p.a.openStream(p.now, a);
+  t.equal(p.a.streamWrite(p.now, a, sid, up), up.length);
+  p.a.streamEnd(p.now, a, sid);
+  p.run(p.now + 5_000, readBoth(ra, rb));
+  t.same(
+    eventsOf(p, 'b', 'stream_opened').map((e) => e.streamId),
+    [sid],
+  );
+  t.ok(bytesEqual(rb.data(sid), up), 'b read every byte a wrote');
+  t.ok(rb.record(sid).fin, 'and the end');
+  t.same(eventsOf(p, 'a', 'stream_closed'), [], 'b has not finished its half: still open');
+  t.same(eventsOf(p, 'b', 'stream_closed'), []);
+
+  // b answers on the same stream after a's half is over.
+  t.equal(p.b.streamWrite(p.now, b, sid, down), down.length);
+  p.run(p.now + 5_000, readBoth(ra, rb));
+  t.ok(bytesEqual(ra.data(sid), down), 'a reads what b wrote');
+  t.notOk(ra.record(sid).fin, 'no end yet');
+  t.same(eventsOf(p, 'a', 'stream_closed'), []);
+  p.b.streamEnd(p.now, b, sid);
+  p.run(p.now + 5_000, readBoth(ra, rb));
+  t.ok(ra.record(sid).fin);
+  t.same(closedStreams(p, 'a'), [sid], 'stream_closed on a');
+  t.same(closedStreams(p, 'b'), [sid], 'stream_closed on b');
+  t.throws(() => p.a.streamRead(p.now, a, sid), { code: 'ERR_BRAID_UNKNOWN_STREAM' });
+  t.equal(p.a.sessionInfo(a).stats.streamsOpen, 0);
+  t.equal(p.b.sessionInfo(b).stats.streamsOpen, 0);
+  t.equal(p.a.sessionInfo(a).stats.deliveredBytes, up.length);
+  t.equal(p.b.sessionInfo(b).stats.readBytes, up.length);
+});
+
+t.test('50 streams written at once progress together (round robin)', async (t) => {
+  const { p, a, b } = await connected(102);
+  const STREAMS = 50;
+  const SIZE = 20_000;
+  const ids: number[] = [];
+  let taken = 0;
+  for (let i = 0; i < STREAMS; i++) {
+    const id = p.a.openStream(p.now, a);
+    ids.push(id);
+    taken += p.a.streamWrite(p.now, a, id, payload(SIZE, 100 + i));
+    p.a.streamEnd(p.now, a, id);
+  }
+  t.equal(taken, STREAMS * SIZE, 'every write taken whole');
+  // Everything is written before the first packet is built, so every stream competes from
+  // the start; a fair scheduler keeps them within about a packet of each other.
+  const rb = new Reader(p, 'b', b);
+  let spreadMax = 0;
+  let firstFinAllStarted: boolean | undefined;
+  rb.onDrain = () => {
+    const counts = ids.map((id) => rb.record(id).bytes);
+    spreadMax = Math.max(spreadMax, Math.max(...counts) - Math.min(...counts));
+    if (firstFinAllStarted === undefined && ids.some((id) => rb.record(id).fin))
+      firstFinAllStarted = counts.every((n) => n > 0);
+  };
+  p.run(p.now + 30_000, rb.tap());
+  t.equal(firstFinAllStarted, true, 'no stream ended before every stream had data');
+  t.ok(spreadMax <= 2 * PACKET_BYTES, `streams stayed within ${spreadMax} bytes of each other`);
+  for (const [i, id] of ids.entries()) {
+    if (!bytesEqual(rb.data(id), payload(SIZE, 100 + i))) t.fail(`stream ${id} differs`);
+    if (!rb.record(id).fin) t.fail(`stream ${id} did not end`);
+  }
+  t.equal(p.b.sessionInfo(b).stats.readBytes, STREAMS * SIZE);
+});
+
+/** Reads everything b has, then lets the session run; returns the rounds it took. */
+function readInRounds(
+  c: Connected,
+  rb: Reader,
+  done: () => boolean,
+  onRound: () => void,
+  roundsMax = 500,
+): number {
+  let rounds = 0;
+  while (!done() && rounds < roundsMax) {
+    rounds++;
+    rb.drain();
+    c.p.run(c.p.now + 1_000);
+    onRound();
+  }
+  return rounds;
+}
+
+t.test('stream flow control: the writer moves only as fast as the reader reads', async (t) => {
+  const STREAM_WINDOW = 4096;
+  const c = await connected(103, { streamWindowBytes: STREAM_WINDOW, connectionWindowBytes: 8192 });
+  const { p, a, b } = c;
+  const data = payload(100 * 1024, 3);
+  const sid = p.a.openStream(p.now, a);
+  t.equal(p.a.streamWrite(p.now, a, sid, data), data.length, 'the send buffer takes it all');
+  p.a.streamEnd(p.now, a, sid);
+  const delivered = () => p.a.sessionInfo(a).stats.deliveredBytes;
+  const read = () => p.b.sessionInfo(b).stats.readBytes;
+  p.run(p.now + 10_000);
+  t.equal(delivered(), STREAM_WINDOW, 'a filled exactly the stream window');
+  t.equal(read(), 0);
+  p.run(p.now + 60_000);
+  t.equal(delivered(), STREAM_WINDOW, 'and stays stalled for a minute while b does not read');
+  t.equal(p.b.sessionInfo(b).state, 'established');
+
+  const rb = new Reader(p, 'b', b);
+  let bufferedMax = 0;
+  const rounds = readInRounds(
+    c,
+    rb,
+    () => rb.record(sid).fin,
+    () => (bufferedMax = Math.max(bufferedMax, delivered() - read())),
+  );
+  t.ok(rb.record(sid).fin, `finished after ${rounds} read rounds`);
+  t.ok(rounds >= data.length / STREAM_WINDOW, 'at least one read round per window of data');
+  t.ok(bufferedMax <= STREAM_WINDOW, `at most ${bufferedMax} bytes unread at b`);
+  t.ok(bytesEqual(rb.data(sid), data), 'byte-exact');
+});
+
+t.test('session flow control: streams together stop at the session window', async (t) => {
+  const SESSION_WINDOW = 8192;
+  const c = await connected(104, {
+    streamWindowBytes: 4096,
+    connectionWindowBytes: SESSION_WINDOW,
+  });
+  const { p, a, b } = c;
+  const ids = [0, 1, 2].map((i) => {
+    const id = p.a.openStream(p.now, a);
+    p.a.streamWrite(p.now, a, id, payload(10_000, 40 + i));
+    p.a.streamEnd(p.now, a, id);
+    return id;
+  });
+  const delivered = () => p.a.sessionInfo(a).stats.deliveredBytes;
+  const read = () => p.b.sessionInfo(b).stats.readBytes;
+  p.run(p.now + 30_000);
+  t.equal(delivered(), SESSION_WINDOW, 'three 4 KiB stream windows, but only 8 KiB in all');
+  const rb = new Reader(p, 'b', b);
+  let bufferedMax = 0;
+  readInRounds(
+    c,
+    rb,
+    () => ids.every((id) => rb.record(id).fin),
+    () => (bufferedMax = Math.max(bufferedMax, delivered() - read())),
+  );
+  t.ok(bufferedMax <= SESSION_WINDOW, `at most ${bufferedMax} bytes unread at b`);
+  ids.forEach((id, i) => t.ok(bytesEqual(rb.data(id), payload(10_000, 40 + i)), `stream ${id}`));
+});
+
+t.test('a full send buffer takes less; stream_writable says when to write again', async (t) => {
+  const BUFFER = 16_384;
+  const { p, a, b } = await connected(105, { streamSendBufferBytes: BUFFER });
+  const data = payload(40_000, 5);
+  const sid = p.a.openStream(p.now, a);
+  let offset = p.a.streamWrite(p.now, a, sid, data);
+  t.equal(offset, BUFFER, 'took what fits');
+  t.equal(p.a.streamWrite(p.now, a, sid, data.subarray(offset)), 0, 'nothing more for now');
+  const rb = new Reader(p, 'b', b);
+  const writable = () => eventsOf(p, 'a', 'stream_writable').length;
+  let partialWrites = 1;
+  while (offset < data.length) {
+    const before = writable();
+    p.run(p.now + 1_000, rb.tap());
+    t.equal(writable(), before + 1, 'one stream_writable once the peer acknowledged');
+    const n = p.a.streamWrite(p.now, a, sid, data.subarray(offset));
+    t.ok(n > 0);
+    offset += n;
+    if (offset < data.length) partialWrites++;
+  }
+  p.a.streamEnd(p.now, a, sid);
+  p.run(p.now + 1_000, rb.tap());
+  t.equal(partialWrites, 2);
+  t.equal(writable(), partialWrites, 'no event after a write that took everything');
+  t.same(eventsOf(p, 'a', 'stream_writable')[0], {
+    type: 'stream_writable',
+    session: a,
+    streamId: sid,
+  });
+  t.ok(bytesEqual(rb.data(sid), data));
+  t.ok(rb.record(sid).fin);
+});
+
+t.test('a reset reaches the peer as stream_reset with its code', async (t) => {
+  const { p, a, b } = await connected(106);
+  const ra = new Reader(p, 'a', a);
+  const rb = new Reader(p, 'b', b);
+  const sid = p.a.openStream(p.now, a);
+  p.a.streamWrite(p.now, a, sid, payload(5_000, 6));
+  p.run(p.now + 1_000, readBoth(ra, rb));
+  t.equal(rb.record(sid).bytes, 5_000);
+  p.a.streamReset(p.now, a, sid, 42);
+  t.throws(() => p.a.streamWrite(p.now, a, sid, new Uint8Array(1)), {
+    code: 'ERR_BRAID_STREAM_STATE',
+  });
+  p.run(p.now + 1_000, readBoth(ra, rb));
+  t.same(eventsOf(p, 'b', 'stream_reset'), [
+    { type: 'stream_reset', session: b, streamId: sid, code: 42 },
+  ]);
+  t.equal(rb.record(sid).bytes, 5_000, 'nothing read after the reset');
+
+  // A reset before anything was sent: the peer learns of the stream and its reset at once.
+  const unsent = p.a.openStream(p.now, a);
+  p.a.streamWrite(p.now, a, unsent, payload(200_000, 7));
+  p.a.streamReset(p.now, a, unsent, 7);
+  p.run(p.now + 1_000, readBoth(ra, rb));
+  t.same(
+    eventsOf(p, 'b', 'stream_reset').map((e) => [e.streamId, e.code]),
+    [
+      [sid, 42],
+      [unsent, 7],
+    ],
+  );
+  t.equal(rb.record(unsent).bytes, 0, 'no byte of the abandoned data arrived');
+  t.ok(p.a.sessionInfo(a).stats.bytesSent < 100_000, 'and it was never sent');
+
+  // The stream goes away once b finishes its half too.
+  p.b.streamEnd(p.now, b, sid);
+  p.run(p.now + 1_000, readBoth(ra, rb));
+  t.same(closedStreams(p, 'a'), [sid], 'stream_closed on a');
+  t.same(closedStreams(p, 'b'), [sid], 'stream_closed on b');
+});
+
+t.test('STOP_SENDING: the writer sees stream_stopped with the code', async (t) => {
+  const { p, a, b } = await connected(107);
+  const rb = new Reader(p, 'b', b);
+  const sid = p.a.openStream(p.now, a);
+  p.a.streamWrite(p.now, a, sid, payload(10_000, 8));
+  p.run(p.now + 1_000, rb.tap());
+  t.equal(rb.record(sid).bytes, 10_000);
+  p.b.streamStopSending(p.now, b, sid, 77);
+  p.run(p.now + 1_000, rb.tap());
+  t.same(eventsOf(p, 'a', 'stream_stopped'), [
+    { type: 'stream_stopped', session: a, streamId: sid, code: 77 },
+  ]);
+  t.throws(() => p.a.streamWrite(p.now, a, sid, new Uint8Array(1)), {
+    code: 'ERR_BRAID_STREAM_STATE',
+  });
+  t.same(eventsOf(p, 'b', 'stream_reset'), [], 'b asked for it: no reset event of its own');
+  t.equal(p.b.sessionInfo(b).state, 'established');
+});
+
+t.test('openStream beyond the peer limit throws; streams_available follows', async (t) => {
+  const { p, a, b } = await connected(108, {}, { maxStreams: 4 });
+  const ra = new Reader(p, 'a', a);
+  const rb = new Reader(p, 'b', b);
+  const ids = [0, 1, 2, 3].map(() => p.a.openStream(p.now, a));
+  t.same(ids, [0, 4, 8, 12], 'initiator stream ids (RFC 9000 §2.1)');
+  t.throws(() => p.a.openStream(p.now, a), {
+    code: 'ERR_BRAID_STREAM_LIMIT',
+    name: 'StreamLimitError',
+  });
+  for (const id of ids) p.a.streamWrite(p.now, a, id, payload(100, id));
+  p.run(p.now + 1_000, readBoth(ra, rb));
+  t.same(eventsOf(p, 'a', 'streams_available'), [], 'nothing freed yet');
+  t.throws(() => p.a.openStream(p.now, a), { code: 'ERR_BRAID_STREAM_LIMIT' });
+
+  // A request/response on stream 0: both halves end, the stream is freed on b.
+  p.a.streamEnd(p.now, a, 0);
+  p.b.streamWrite(p.now, b, 0, payload(10, 99));
+  p.b.streamEnd(p.now, b, 0);
+  p.run(p.now + 1_000, readBoth(ra, rb));
+  t.same(closedStreams(p, 'b'), [0]);
+  t.same(eventsOf(p, 'a', 'streams_available'), [
+    { type: 'streams_available', session: a, available: 1 },
+  ]);
+  t.equal(p.a.openStream(p.now, a), 16, 'the next stream opens');
+  t.throws(() => p.a.openStream(p.now, a), { code: 'ERR_BRAID_STREAM_LIMIT' }, 'and no more');
+});
+
+/**
+ * Writes `small` on a second stream while `bulk` bytes are queued on a bulk stream; returns the
+ * bulk bytes b received between that write and the moment `small` was complete.
+ */
+async function bulkBytesDuringSmall(
+  seed: number,
+  setup: (c: Connected, second: number) => void,
+  secondPolicy?: StreamPolicy,
+): Promise<{ during: number; queuedBefore: number }> {
+  const c = await connected(seed);
+  const { p, a, b } = c;
+  const rb = new Reader(p, 'b', b);
+  const bulk = p.a.openStream(p.now, a);
+  const bulkData = payload(300_000, 10);
+  p.a.streamWrite(p.now, a, bulk, bulkData);
+  p.run(p.now); // what congestion control and pacing allow now; the rest stays queued
+  rb.drain();
+  const before = rb.record(bulk).bytes;
+  const second = p.a.openStream(p.now, a, secondPolicy);
+  const small = payload(2_000, 11);
+  setup(c, second);
+  p.a.streamWrite(p.now, a, second, small);
+  let atSmallDone: number | undefined;
+  rb.onDrain = () => {
+    if (atSmallDone === undefined && rb.record(second).bytes === small.length)
+      atSmallDone = rb.record(bulk).bytes;
+  };
+  p.run(p.now + 30_000, rb.tap());
+  if (!bytesEqual(rb.data(second), small) || !bytesEqual(rb.data(bulk), bulkData))
+    throw new Error('a stream was not delivered byte-exact');
+  return { during: (atSmallDone ?? Infinity) - before, queuedBefore: bulkData.length - before };
+}
+
+t.test('a low-latency stream goes ahead of a bulk stream queued before it', async (t) => {
+  const none = () => {};
+  const urgent = await bulkBytesDuringSmall(109, none, LOW_LATENCY);
+  t.ok(urgent.queuedBefore > 100_000, `${urgent.queuedBefore} bulk bytes were still queued`);
+  t.ok(urgent.during < PACKET_BYTES, `only ${urgent.during} bulk bytes went first`);
+  // The control: as bulk, the same stream only takes turns.
+  const bulk = await bulkBytesDuringSmall(109, none, BULK);
+  t.ok(bulk.during > PACKET_BYTES, `as bulk, ${bulk.during} bulk bytes went first`);
+});
+
+t.test('setStreamPolicy: the policy set after opening is the one applied', async (t) => {
+  const toUrgent = await bulkBytesDuringSmall(110, ({ p, a }, id) =>
+    p.a.setStreamPolicy(a, id, LOW_LATENCY),
+  );
+  t.ok(toUrgent.during < PACKET_BYTES, `bulk → low-latency: ${toUrgent.during} bulk bytes first`);
+  const roundTrip = await bulkBytesDuringSmall(
+    110,
+    ({ p, a }, id) => p.a.setStreamPolicy(a, id, BULK),
+    LOW_LATENCY,
+  );
+  t.ok(roundTrip.during > PACKET_BYTES, `low-latency → bulk: ${roundTrip.during} bulk bytes first`);
+});
+
+t.test('setStreamPolicy on a stream with bytes already queued takes effect', async (t) => {
+  const c = await connected(111);
+  const { p, a, b } = c;
+  const rb = new Reader(p, 'b', b);
+  const bulk = p.a.openStream(p.now, a);
+  const later = p.a.openStream(p.now, a);
+  p.a.streamWrite(p.now, a, bulk, payload(300_000, 12));
+  p.a.streamWrite(p.now, a, later, payload(100_000, 13));
+  p.run(p.now);
+  rb.drain();
+  const bulkBefore = rb.record(bulk).bytes;
+  const laterBefore = rb.record(later).bytes;
+  t.ok(laterBefore < 50_000, 'the second stream still has most of its bytes queued');
+  p.a.setStreamPolicy(a, later, LOW_LATENCY);
+  let bulkAtLaterDone: number | undefined;
+  rb.onDrain = () => {
+    if (bulkAtLaterDone === undefined && rb.record(later).bytes === 100_000)
+      bulkAtLaterDone = rb.record(bulk).bytes;
+  };
+  p.run(p.now + 30_000, rb.tap());
+  const during = (bulkAtLaterDone ?? Infinity) - bulkBefore;
+  t.ok(
+    during < 2 * PACKET_BYTES,
+    `while ${100_000 - laterBefore} low-latency bytes went, ${during} bulk bytes did`,
+  );
+});
+
+t.test('datagrams: the size limit follows maxDatagramBytes, with a clear error', async (t) => {
+  for (const [seed, maxDatagramBytes, expected] of [
+    [112, 1200, 1200 - 13 - 16 - 3],
+    [113, 1400, 1400 - 13 - 16 - 3],
+  ] as const) {
+    const { p, a, b } = await connected(seed, { maxDatagramBytes });
+    const limit = p.a.sessionInfo(a).maxDatagramBytes;
+    t.equal(limit, expected, `${maxDatagramBytes}-byte packets: header, tag and frame header off`);
+    t.equal(p.b.sessionInfo(b).maxDatagramBytes, expected, 'the same both ways');
+    const biggest = payload(limit, 14);
+    p.a.sendDatagram(p.now, a, biggest);
+    p.run(p.now + 1_000);
+    const got = eventsOf(p, 'b', 'datagram');
+    t.equal(got.length, 1);
+    t.ok(got[0] && bytesEqual(got[0].data, biggest), 'the largest datagram arrives whole');
+    t.throws(() => p.a.sendDatagram(p.now, a, new Uint8Array(limit + 1)), {
+      code: 'ERR_BRAID_DATAGRAM_TOO_LARGE',
+      name: 'DatagramTooLargeError',
+      message: `datagram of ${limit + 1} bytes exceeds the limit of ${limit}`,
+    });
+  }
+  // Different sizes: each side is held to the smaller one.
+  const { p, a, b } = await connected(114, { maxDatagramBytes: 1400 }, { maxDatagramBytes: 1200 });
+  t.equal(p.a.sessionInfo(a).maxDatagramBytes, 1168, "a is held to b's limit");
+  t.equal(p.b.sessionInfo(b).maxDatagramBytes, 1168, 'b to its own packet size');
+});
