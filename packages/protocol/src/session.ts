@@ -1278,7 +1278,8 @@ export class Session {
     const keys = this.keys!;
     const pn = this.nextPacketNumber++;
     const header = encodeShortHeader(this.remoteCid!, pn, keys.sendPhase);
-    const plaintext = encodeFrames(frames, new ByteWriter(this.packetBytes)).finish();
+    // Sealing copies the plaintext, so the writer's own buffer serves without another copy.
+    const plaintext = encodeFrames(frames, new ByteWriter(this.packetBytes)).view();
     const sealed = keys.seal(pn, header, plaintext);
     const bytes = concatBytes(header, sealed);
     this.sendRaw(bytes);

@@ -148,6 +148,11 @@ export class ByteWriter {
   finish(): Uint8Array {
     return this.buf.slice(0, this.length);
   }
+
+  /** The bytes written, without a copy: valid until the writer is written to again. */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
 }
 
 /** Encoded size of a varint (RFC 9000 §16). */
