@@ -274,7 +274,7 @@ export class Session {
   private lastNowMs: number;
   /** A graceful close waiting for every stream byte to be acknowledged. */
   private shutdown: { code: number; reason: string; deadlineMs: number } | undefined;
-  /** Test hook: packet numbers start here (to exercise counters near their limits). */
+  /** Packets are never numbered at or above this (lowered by a test hook to reach it). */
   private packetNumberLimit = REJECT_AFTER_PACKETS;
 
   /** Initiator: the flight to retransmit until answered (INITIAL, then FINISH or nothing). */
@@ -1218,9 +1218,8 @@ export class Session {
         room -= encodeFrames([ack]).length;
       }
     }
-    if (eliciting || probe) this.fillEliciting(frames, sent, room, probe);
+    const ackEliciting = (eliciting || probe) && this.fillEliciting(frames, sent, room, probe);
     if (frames.length === 0) return;
-    const ackEliciting = sent.some((f) => f.kind !== 'ack');
     if (probe && ackEliciting) this.probesPending--;
     if (ackEliciting && this.recovery.window >= size) this.appLimited = !this.hasMoreToSend();
     this.sealAndSend(now, frames, sent, ackEliciting);
@@ -1231,7 +1230,9 @@ export class Session {
     return this.streams.hasData || this.streams.hasControl || this.pendingDatagrams.length > 0;
   }
 
-  private fillEliciting(frames: Frame[], sent: SentFrame[], room: number, probe: boolean): void {
+  /** Adds ack-eliciting frames that fit in `room`; returns whether it added any. */
+  private fillEliciting(frames: Frame[], sent: SentFrame[], room: number, probe: boolean): boolean {
+    const before = sent.length;
     if (this.handshakeDonePending && room > 1) {
       this.handshakeDonePending = false;
       frames.push({ type: 'handshake_done' });
@@ -1266,12 +1267,12 @@ export class Session {
       sent.push(next.sent);
       room -= encodedStreamFrameBytes(next.frame);
     }
-    const elicited = sent.some((f) => f.kind !== 'ack');
-    if ((this.pingPending || (probe && !elicited)) && room >= 1) {
+    if ((this.pingPending || (probe && sent.length === before)) && room >= 1) {
       this.pingPending = false;
       frames.push({ type: 'ping' });
       sent.push({ kind: 'ping' });
     }
+    return sent.length > before;
   }
 
   private sealAndSend(now: number, frames: Frame[], sent: SentFrame[], ackEliciting: boolean) {

@@ -1,8 +1,8 @@
 /**
  * A simulated host: a Braid {@link Endpoint} plus a small application that sends numbered
  * messages as datagrams and acknowledges what it receives, re-sending what is not acknowledged.
- * (Reliable streams arrive with the streams layer; until then the application does its own
- * retransmission, which is what makes "everything sent arrived" checkable under loss.)
+ * (Datagrams are unreliable, so the application does its own retransmission, which is what
+ * makes "everything sent arrived" checkable under loss; streams are `stream-transfer.ts`.)
  *
  * The node checks safety as it runs and throws {@link SafetyViolation} at once when:
  * - a delivered message differs from what was sent (a forged or corrupted packet was accepted);
@@ -11,15 +11,13 @@
  */
 import {
   BraidError,
-  Endpoint,
   type Eid,
   type EndpointEvent,
   type EndpointOptions,
   type Locator,
   type SessionId,
-  type Transmit,
 } from '@braid/protocol';
-import type { SimNode } from '../types.js';
+import { EndpointNode } from './common.js';
 
 const MSG_DATA = 1;
 const MSG_ACK = 2;
@@ -81,8 +79,7 @@ export interface AppStats {
   closes: { code: number; reason: string; error?: string }[];
 }
 
-export class AppNode implements SimNode {
-  readonly endpoint: Endpoint;
+export class AppNode extends EndpointNode {
   readonly stats: AppStats = {
     sessionsEstablished: 0,
     handshakeMs: [],
@@ -107,8 +104,8 @@ export class AppNode implements SimNode {
   private rttMs = 1000;
 
   constructor(options: AppNodeOptions, now = 0) {
+    super(options.endpoint);
     this.options = options;
-    this.endpoint = new Endpoint(options.endpoint);
     if (options.dial) this.dial(now);
   }
 
@@ -123,24 +120,14 @@ export class AppNode implements SimNode {
     return this.delivered.size;
   }
 
-  // ---- SimNode --------------------------------------------------------------------------
+  // ---- SimNode (the rest is EndpointNode's) -------------------------------------------
 
-  handleDatagram(now: number, path: { local: Locator; remote: Locator }, bytes: Uint8Array) {
-    this.endpoint.handleDatagram(now, path, bytes);
-    this.react(now);
-  }
-
-  handleTimeout(now: number): void {
-    this.endpoint.handleTimeout(now);
-    this.react(now);
+  override handleTimeout(now: number): void {
+    super.handleTimeout(now);
     this.resendDue(now);
   }
 
-  pollTransmit(now: number): Transmit | undefined {
-    return this.endpoint.pollTransmit(now);
-  }
-
-  pollTimeout(): number | undefined {
+  override pollTimeout(): number | undefined {
     let t = this.endpoint.pollTimeout();
     if (this.ready)
       for (const u of this.unacked.values())
@@ -160,13 +147,13 @@ export class AppNode implements SimNode {
     });
   }
 
-  private react(now: number): void {
-    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.onEvent(now, e);
+  protected override react(now: number): void {
+    super.react(now);
     this.flushAcks(now);
     this.fillWindow(now);
   }
 
-  private onEvent(now: number, e: EndpointEvent): void {
+  protected onEvent(now: number, e: EndpointEvent): void {
     switch (e.type) {
       case 'established': {
         this.session = e.session;

@@ -4,14 +4,17 @@
  */
 import {
   createSeededRandom,
+  Endpoint,
   generateIdentity,
   REJECT_REASONS,
   type CryptoProvider,
   type Eid,
+  type EndpointEvent,
   type EndpointOptions,
   type EndpointStats,
   type Locator,
   type RejectReason,
+  type Transmit,
 } from '@braid/protocol';
 import type { LinkHandle, LinkOptions, LinkStats } from '../link.js';
 import { Simulator } from '../simulator.js';
@@ -38,6 +41,61 @@ export interface TwoHostOptions extends FaultPhases {
   reverse?: LinkOptions;
   /** Options passed to both endpoints (timeouts, limits). */
   endpoint?: Partial<EndpointOptions>;
+  /** The run fails if not done after this much virtual time. Default 600 000 ms. */
+  maxVirtualMs?: number;
+}
+
+/** What every scenario reports, besides its workload's own figures. */
+export interface ScenarioResult {
+  seed: number;
+  /** Every safety check held and the workload completed. */
+  verified: boolean;
+  /** Why `verified` is false (a safety violation or a liveness failure), with the replay hint. */
+  failure?: string;
+  virtualMs: number;
+  pattern: 'xx' | 'ik';
+  /** Initiator's handshake time of the session that carried the workload, in virtual ms. */
+  handshakeMs: number | null;
+  endpoints: { a: EndpointSummary; b: EndpointSummary };
+  links: LinkSummary[];
+  steps: number;
+}
+
+/**
+ * A simulator node that is one Endpoint driven by an application: the SimNode calls go to the
+ * endpoint, and after each input the application sees the endpoint's events.
+ */
+export abstract class EndpointNode implements SimNode {
+  readonly endpoint: Endpoint;
+
+  constructor(options: EndpointOptions) {
+    this.endpoint = new Endpoint(options);
+  }
+
+  handleDatagram(now: number, path: { local: Locator; remote: Locator }, bytes: Uint8Array) {
+    this.endpoint.handleDatagram(now, path, bytes);
+    this.react(now);
+  }
+
+  handleTimeout(now: number): void {
+    this.endpoint.handleTimeout(now);
+    this.react(now);
+  }
+
+  pollTransmit(now: number): Transmit | undefined {
+    return this.endpoint.pollTransmit(now);
+  }
+
+  pollTimeout(): number | undefined {
+    return this.endpoint.pollTimeout();
+  }
+
+  /** Hands every pending event to {@link onEvent}. */
+  protected react(now: number): void {
+    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.onEvent(now, e);
+  }
+
+  protected abstract onEvent(now: number, e: EndpointEvent): void;
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   summarizeLink,
   type EndpointSummary,
   type LinkSummary,
+  type ScenarioResult,
   type TwoHostOptions,
 } from './common.js';
 
@@ -24,20 +25,10 @@ export interface ExchangeOptions extends TwoHostOptions {
   messages?: number;
   /** Payload bytes per message (plus a 9-byte header). Default 1000, at most 1159. */
   messageBytes?: number;
-  /** The run fails if not done after this much virtual time. Default 600 000 ms. */
-  maxVirtualMs?: number;
 }
 
-export interface ExchangeResult {
-  seed: number;
-  /** Every message of both sides arrived intact, exactly as sent; no safety check failed. */
-  verified: boolean;
-  /** Why `verified` is false (a safety violation or a liveness failure), with the replay hint. */
-  failure?: string;
-  virtualMs: number;
-  pattern: 'xx' | 'ik';
-  /** Initiator's handshake time of the session that carried the transfer, in virtual ms. */
-  handshakeMs: number | null;
+/** `verified`: every message of both sides arrived intact, exactly as sent, none twice. */
+export interface ExchangeResult extends ScenarioResult {
   messages: {
     perSide: number;
     bytesEach: number;
@@ -47,9 +38,6 @@ export interface ExchangeResult {
     redelivered: number;
   };
   sessions: { dials: number; establishedAtA: number; establishedAtB: number };
-  endpoints: { a: EndpointSummary; b: EndpointSummary };
-  links: LinkSummary[];
-  steps: number;
 }
 
 /** Runs the exchange. Never throws for a protocol failure: it reports it in `failure`. */

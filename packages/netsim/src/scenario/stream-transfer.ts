@@ -10,26 +10,23 @@
 import {
   asciiBytes,
   BraidError,
-  Endpoint,
   type EndpointEvent,
   type EndpointOptions,
   type Locator,
   type SessionId,
   type SessionStats,
   type StreamPolicy,
-  type Transmit,
 } from '@braid/protocol';
 import { replayHint } from '../errors.js';
-import type { SimNode } from '../types.js';
 import { SafetyViolation } from './app-node.js';
 import {
+  EndpointNode,
   runToCompletion,
   setUpTwoHosts,
   summarizeEndpoint,
   summarizeLink,
   type Dial,
-  type EndpointSummary,
-  type LinkSummary,
+  type ScenarioResult,
   type TwoHostOptions,
 } from './common.js';
 
@@ -80,18 +77,10 @@ export interface TransferOptions extends TwoHostOptions {
   sizes?: number[];
   /** Policy of the streams A opens. Default bulk. */
   policy?: StreamPolicy;
-  /** The run fails if not done after this much virtual time. Default 600 000 ms. */
-  maxVirtualMs?: number;
 }
 
-export interface TransferResult {
-  seed: number;
-  /** Every stream arrived byte-exact, in order, once; the hashes agree; one session. */
-  verified: boolean;
-  failure?: string;
-  virtualMs: number;
-  pattern: 'xx' | 'ik';
-  handshakeMs: number | null;
+/** `verified`: every stream arrived byte-exact, in order, once; the hashes agree; one session. */
+export interface TransferResult extends ScenarioResult {
   /** Stream bytes delivered to B (all streams). */
   bytes: number;
   streams: number;
@@ -105,9 +94,6 @@ export interface TransferResult {
   hash: { sent: string; received: string };
   sessions: { establishedAtA: number; establishedAtB: number; closes: string[] };
   session: { a: Partial<SessionStats>; b: Partial<SessionStats> };
-  endpoints: { a: EndpointSummary; b: EndpointSummary };
-  links: LinkSummary[];
-  steps: number;
 }
 
 interface NodeOptions {
@@ -133,8 +119,7 @@ interface Incoming {
   done: boolean;
 }
 
-class TransferNode implements SimNode {
-  readonly endpoint: Endpoint;
+class TransferNode extends EndpointNode {
   session: SessionId | undefined;
   establishedAtMs: number | undefined;
   establishedCount = 0;
@@ -152,7 +137,7 @@ class TransferNode implements SimNode {
   private nextToOpen = 0;
 
   constructor(private readonly options: NodeOptions) {
-    this.endpoint = new Endpoint(options.endpoint);
+    super(options.endpoint);
     const d = options.dial;
     if (d)
       this.session = this.endpoint.connect(0, {
@@ -174,29 +159,7 @@ class TransferNode implements SimNode {
     return this.streamsDone === this.options.sizes.length;
   }
 
-  handleDatagram(now: number, path: { local: Locator; remote: Locator }, bytes: Uint8Array) {
-    this.endpoint.handleDatagram(now, path, bytes);
-    this.react(now);
-  }
-
-  handleTimeout(now: number): void {
-    this.endpoint.handleTimeout(now);
-    this.react(now);
-  }
-
-  pollTransmit(now: number): Transmit | undefined {
-    return this.endpoint.pollTransmit(now);
-  }
-
-  pollTimeout(): number | undefined {
-    return this.endpoint.pollTimeout();
-  }
-
-  private react(now: number): void {
-    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) this.onEvent(now, e);
-  }
-
-  private onEvent(now: number, e: EndpointEvent): void {
+  protected onEvent(now: number, e: EndpointEvent): void {
     switch (e.type) {
       case 'established':
         this.establishedCount++;
