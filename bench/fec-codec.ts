@@ -193,7 +193,10 @@ export const fecCodec: Benchmark = {
     const subjects = [braidSubject(data)];
     const notes: string[] = [];
     const addon = loadNative();
-    if (typeof addon === 'string') notes.push(`native baseline unavailable: ${addon}`);
+    if (typeof addon === 'string')
+      notes.push(
+        `native baseline unavailable: ${addon} (pnpm install builds it with python3, make and a C compiler; on Debian: apt-get install -y python3 make g++ && pnpm rebuild @ronomon/reed-solomon)`,
+      );
     else subjects.push(nativeSubject(addon, data, 1), nativeSubject(addon, data, PIPELINED_GROUPS));
 
     const expected = new Map<Subject, Uint8Array[]>();
