@@ -82,10 +82,10 @@ t.test('50% duplication and heavy reordering: byte-exact, nothing delivered twic
 });
 
 t.test(
-  'blackholed 2 s out of every 7 during 10 MB: survives, byte-exact, no new handshake',
+  'blackholed 2 s out of every 7 during 16 MB: survives, byte-exact, no new handshake',
   async (t) => {
     const r = await transfer({
-      sizes: [10 * MB],
+      sizes: [16 * MB],
       link: { delayMs: 10, rateBps: 20e6, queuePackets: 50 },
       flap: { periodMs: 7000, downMs: 2000, offsetMs: 1000 },
     });

@@ -36,7 +36,10 @@ import {
   type Transmit,
   type Role,
   type Locator,
+  type PathChange,
+  type PathStats,
 } from './session.js';
+import { compatibleLocators, SCHEDULERS, type SchedulerName } from './path/scheduler.js';
 import { constantTimeEqual } from './bytes.js';
 import { LongType, parsePacket } from './wire/packet.js';
 import { KEY_UPDATE_AFTER_MS, KEY_UPDATE_AFTER_PACKETS } from './packet-keys.js';
@@ -93,6 +96,25 @@ export interface EndpointOptions {
   acceptPeer?: (eid: Eid) => boolean;
   /** Whether this endpoint answers INITIALs at all. Default true. */
   acceptIncoming?: boolean;
+  /**
+   * How bulk and low-latency streams use the paths: `aggregate` (default: every active path,
+   * lowest RTT first) or `active-backup` (one path at a time). Redundant streams use all.
+   */
+  scheduler?: SchedulerName;
+  /** PING an idle path this often when a session has several (default 1000 ms; 0: never). */
+  pathProbeIntervalMs?: number;
+  /** A suspect path silent this long is declared down (default 1000 ms). */
+  pathDownAfterMs?: number;
+  /** Cap of the probe backoff of a down path (default 1000 ms): it rejoins within about this. */
+  pathRecoveryProbeMaxMs?: number;
+  /** With every path down, keep the session this long (default 6 h; 0: close at idle timeout). */
+  suspendTimeoutMs?: number;
+  /** Paths per session at most, path 0 included (default 8, at most 64). */
+  maxPaths?: number;
+  /** Which (local, remote) locator pairs may form a path (default: same address family). */
+  pathFilter?: (local: Locator, remote: Locator) => boolean;
+  /** This endpoint's local addresses at start; more come and go with add/removeLocalAddress. */
+  localAddresses?: Locator[];
 }
 
 function nonNegative(name: string, v: number | undefined, dflt: number): number {
@@ -107,6 +129,15 @@ function inRange(name: string, v: number | undefined, dflt: number, min: number,
   if (!Number.isInteger(value) || value < min || value > max)
     throw new InvalidOptionError(`${name} must be an integer in ${min}..${max}, got ${String(v)}`);
   return value;
+}
+
+function schedulerOption(v: string | undefined): SchedulerName {
+  const value = v ?? 'aggregate';
+  if (!(SCHEDULERS as readonly string[]).includes(value))
+    throw new InvalidOptionError(
+      `scheduler must be one of ${SCHEDULERS.join(', ')}, got ${String(v)}`,
+    );
+  return value as SchedulerName;
 }
 
 function congestionOption(v: string | undefined): CongestionAlgorithm {
@@ -151,6 +182,26 @@ export type EndpointEvent =
   /** The peer raised its stream limit after `openStream` was refused. */
   | { type: 'streams_available'; session: SessionId; available: number }
   | {
+      type: 'path';
+      session: SessionId;
+      pathId: number;
+      change: PathChange;
+      local: Locator;
+      remote: Locator;
+      reason: string;
+    }
+  /** Data moved off path `from` onto `to`; `detectMs` since `from` was last acknowledged. */
+  | {
+      type: 'failover';
+      session: SessionId;
+      from: number;
+      to: number;
+      reason: string;
+      detectMs: number;
+    }
+  | { type: 'suspended'; session: SessionId }
+  | { type: 'resumed'; session: SessionId; suspendedMs: number }
+  | {
       type: 'closed';
       session: SessionId;
       code: number;
@@ -187,6 +238,7 @@ export interface SessionInfo {
   handshakeHash: Uint8Array | undefined;
   maxDatagramBytes: number;
   stats: SessionStats;
+  paths: PathStats[];
 }
 
 /** Datagrams of forgotten sessions still to be sent (their last CONNECTION_CLOSE). */
@@ -205,7 +257,8 @@ export class Endpoint {
   private readonly sessionsMax: number;
   private readonly eventQueueMax: number;
   private readonly sessions = new Map<SessionId, Session>();
-  private readonly byCid = new Map<string, Session>();
+  private readonly byCid = new Map<string, { session: Session; pathId: number }>();
+  private readonly localAddresses = new Set<Locator>();
   private readonly byOdcid = new Map<string, Session>();
   /** Sessions the application has heard of (initiators always; responders once established). */
   private readonly announced = new Set<SessionId>();
@@ -252,6 +305,17 @@ export class Endpoint {
         ),
         updateAfterMs: positive('keyUpdateAfterMs', options.keyUpdateAfterMs, KEY_UPDATE_AFTER_MS),
       },
+      scheduler: schedulerOption(options.scheduler),
+      pathProbeIntervalMs: nonNegative('pathProbeIntervalMs', options.pathProbeIntervalMs, 1_000),
+      pathDownAfterMs: positive('pathDownAfterMs', options.pathDownAfterMs, 1_000),
+      pathRecoveryProbeMaxMs: positive(
+        'pathRecoveryProbeMaxMs',
+        options.pathRecoveryProbeMaxMs,
+        1_000,
+      ),
+      suspendTimeoutMs: nonNegative('suspendTimeoutMs', options.suspendTimeoutMs, 6 * 3_600_000),
+      maxPaths: inRange('maxPaths', options.maxPaths, 8, 1, 64),
+      pathFilter: options.pathFilter ?? compatibleLocators,
       streamWindowBytes: positive('streamWindowBytes', options.streamWindowBytes, 1 << 20),
       connectionWindowBytes: positive(
         'connectionWindowBytes',
@@ -275,6 +339,7 @@ export class Endpoint {
     this.acceptPeer = options.acceptPeer ?? (() => true);
     this.acceptIncoming = options.acceptIncoming ?? true;
     this.macKey = handshakeMacKey(options.crypto, options.identity.eid);
+    for (const l of options.localAddresses ?? []) this.localAddresses.add(l);
     const rejected = {} as Record<RejectReason, number>;
     for (const r of REJECT_REASONS) rejected[r] = 0;
     this.counters = {
@@ -312,6 +377,7 @@ export class Endpoint {
       },
       now,
     );
+    this.adoptAddresses(session, now, options.local);
     this.register(session, now);
     this.announced.add(id);
     this.counters.handshakesStarted++;
@@ -319,6 +385,49 @@ export class Endpoint {
   }
 
   /** Queues an unreliable datagram. Throws DatagramTooLargeError, BackpressureError, SessionClosedError. */
+  /**
+   * A local address appeared (from the runtime): sessions advertise it, and paths from it are
+   * opened (by initiators) or moved to it (paths whose address went away).
+   */
+  addLocalAddress(now: number, locator: Locator): void {
+    this.localAddresses.add(locator);
+    for (const s of this.sessions.values()) {
+      s.addLocalAddress(now, locator);
+      this.collect(s, now);
+    }
+  }
+
+  /** A local address is gone: its paths are down at once and their data moves. */
+  removeLocalAddress(now: number, locator: Locator): void {
+    this.localAddresses.delete(locator);
+    for (const s of [...this.sessions.values()]) {
+      s.removeLocalAddress(now, locator);
+      this.collect(s, now);
+    }
+  }
+
+  localAddressList(): Locator[] {
+    return [...this.localAddresses];
+  }
+
+  /** Keeps a path in reserve (used only when no active path is) or makes it active again. */
+  setPathStandby(now: number, id: SessionId, pathId: number, standby: boolean): void {
+    const s = this.session(id);
+    s.setPathStandby(now, pathId, standby);
+    this.collect(s, now);
+  }
+
+  /** Takes a path down by hand (nothing is sent on it) or lets it be probed and rejoin. */
+  setPathDown(now: number, id: SessionId, pathId: number, down: boolean): void {
+    const s = this.session(id);
+    s.setPathDown(now, pathId, down);
+    this.collect(s, now);
+  }
+
+  paths(id: SessionId): PathStats[] {
+    return this.session(id).pathStats();
+  }
+
   sendDatagram(_now: number, id: SessionId, data: Uint8Array): void {
     const s = this.session(id);
     s.sendDatagram(data);
@@ -417,12 +526,13 @@ export class Endpoint {
     }
     const packet = parsed.packet;
     if (packet.form === 'short') {
-      const s = this.byCid.get(toHex(packet.dcid));
-      if (!s) {
+      const route = this.byCid.get(toHex(packet.dcid));
+      if (!route) {
         this.reject('unknown_cid', `no session for ${toHex(packet.dcid)}`, path.remote);
         return;
       }
-      s.handleShort(now, path, packet, bytes.length);
+      const s = route.session;
+      s.handleShort(now, path, route.pathId, packet, bytes.length);
       this.collect(s, now, path.remote);
       return;
     }
@@ -477,13 +587,14 @@ export class Endpoint {
         return;
       }
       this.counters.handshakesAccepted++;
+      this.adoptAddresses(result, now, path.local);
       this.register(result, now);
       this.byOdcid.set(toHex(result.odcid), result);
       this.collect(result, now, path.remote);
       return;
     }
     // HANDSHAKE and FINISH are addressed to a CID we chose.
-    const s = this.byCid.get(toHex(packet.dcid));
+    const s = this.byCid.get(toHex(packet.dcid))?.session;
     if (!s) {
       this.reject('unknown_cid', `no session for ${toHex(packet.dcid)}`, path.remote);
       return;
@@ -576,6 +687,7 @@ export class Endpoint {
       handshakeHash: s.handshakeHash?.slice(),
       maxDatagramBytes: s.maxDatagramBytes,
       stats: { ...s.stats },
+      paths: s.pathStats(),
     };
   }
 
@@ -604,10 +716,16 @@ export class Endpoint {
 
   private register(s: Session, now: number): void {
     this.sessions.set(s.id, s);
-    this.byCid.set(toHex(s.localCid), s);
+    this.byCid.set(toHex(s.localCid), { session: s, pathId: 0 });
     this.startedMs.set(s.id, now);
     this.sending.add(s);
     if (s.role === 'responder') this.halfOpen.add(s.id);
+  }
+
+  /** A new session learns this endpoint's addresses (the one it started on first). */
+  private adoptAddresses(s: Session, now: number, first: Locator): void {
+    s.addLocalAddress(now, first);
+    for (const l of this.localAddresses) s.addLocalAddress(now, l);
   }
 
   private reject(reason: RejectReason, detail: string, from: Locator): void {
@@ -667,6 +785,37 @@ export class Endpoint {
         case 'streams_available':
           this.emit({ type: out.kind, session: s.id, available: out.available });
           break;
+        case 'cid':
+          if (out.retired) this.byCid.delete(toHex(out.cid));
+          else this.byCid.set(toHex(out.cid), { session: s, pathId: out.pathId });
+          break;
+        case 'path':
+          this.emit({
+            type: 'path',
+            session: s.id,
+            pathId: out.pathId,
+            change: out.change,
+            local: out.local,
+            remote: out.remote,
+            reason: out.reason,
+          });
+          break;
+        case 'failover':
+          this.emit({
+            type: 'failover',
+            session: s.id,
+            from: out.from,
+            to: out.to,
+            reason: out.reason,
+            detectMs: out.detectMs,
+          });
+          break;
+        case 'suspended':
+          this.emit({ type: 'suspended', session: s.id });
+          break;
+        case 'resumed':
+          this.emit({ type: 'resumed', session: s.id, suspendedMs: out.suspendedMs });
+          break;
         case 'closed':
           if (
             out.code === CloseCode.HANDSHAKE_FAILED ||
@@ -697,7 +846,7 @@ export class Endpoint {
     this.sessions.delete(s.id);
     this.sending.delete(s);
     this.halfOpen.delete(s.id);
-    this.byCid.delete(toHex(s.localCid));
+    for (const [cid, route] of this.byCid) if (route.session === s) this.byCid.delete(cid);
     this.byOdcid.delete(toHex(s.odcid));
     this.announced.delete(s.id);
     this.startedMs.delete(s.id);

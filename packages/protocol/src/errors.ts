@@ -67,7 +67,9 @@ export type RejectReason =
   /** A short packet for a session without keys yet, beyond the early-packet buffer. */
   | 'no_keys'
   /** The session the packet belongs to is closing or closed. */
-  | 'closed';
+  | 'closed'
+  /** A packet opened a new path on a session that has no room for one. */
+  | 'path_limit';
 
 export const REJECT_REASONS: readonly RejectReason[] = [
   'malformed',
@@ -85,6 +87,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'duplicate',
   'no_keys',
   'closed',
+  'path_limit',
 ];
 
 /** Base of every API error. */
@@ -157,6 +160,8 @@ export class UnknownSessionError extends defineError(
   'UnknownSessionError',
   'ERR_BRAID_UNKNOWN_SESSION',
 ) {}
+/** An unknown path ID was passed to an API. */
+export class UnknownPathError extends defineError('UnknownPathError', 'ERR_BRAID_UNKNOWN_PATH') {}
 /** No stream with this ID is open on the session (never opened, or already finished). */
 export class UnknownStreamError extends defineError(
   'UnknownStreamError',

@@ -9,13 +9,13 @@
  *   when its key has sealed `updateAfterPackets` packets or is `updateAfterMs` old, and only
  *   once a packet sealed with the current key has been acknowledged. It then seals with the
  *   next key and flips its bit.
- * - On a packet with the other bit and a packet number above those of the current phase, the
- *   receiver tries the next key. If it opens, both of its directions move to the next phase
- *   (answering a peer-initiated update). The previous receive key is kept for three probe
- *   timeouts, for packets reordered across the update, then erased.
+ * - On a packet with the other bit, the receiver tries the previous key (kept for three probe
+ *   timeouts, for packets reordered across the update, then erased) and then the next key. If
+ *   the next key opens it, both of its directions move to the next phase (answering a
+ *   peer-initiated update). The key phase is one for the whole session, over all its paths.
  *
- * Packet numbers are never reset; nonces stay unique per key because each packet number is
- * used once per direction.
+ * Packet numbers are never reset; nonces stay unique per key because each (path ID, packet
+ * number) pair is used once per direction.
  */
 import type { CryptoProvider } from './crypto/provider.js';
 import { CipherState } from './noise/index.js';
@@ -48,10 +48,9 @@ export class PacketKeys {
   private nextRecvKey: Uint8Array | undefined;
   private prevRecvKey: Uint8Array | undefined;
   private prevRecvUntilMs = 0;
-  /** Lowest packet number opened with the current receive key. */
-  private recvPhaseFirstPn = 0;
-  /** First packet number sealed with the current send key, and how many it sealed. */
-  private sendPhaseFirstPn = 0;
+  /** The last {@link open} succeeded with the next key. */
+  private openedWithNext = false;
+  /** Packets sealed with the current send key. */
   private sealedWithKey = 0;
   private sendKeySinceMs: number;
   private currentPhaseAcked = false;
@@ -68,57 +67,68 @@ export class PacketKeys {
     this.sendKeySinceMs = now;
   }
 
-  seal(pn: number, header: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    if (this.sealedWithKey === 0) this.sendPhaseFirstPn = pn;
+  seal(pathId: number, pn: number, header: Uint8Array, plaintext: Uint8Array): Uint8Array {
     this.sealedWithKey++;
-    return this.crypto.aeadSeal(this.sendKey, packetNonce(pn), header, plaintext);
+    return this.crypto.aeadSeal(this.sendKey, packetNonce(pathId, pn), header, plaintext);
   }
 
-  /** Opens a packet; undefined when it does not authenticate under the key its bit selects. */
+  /**
+   * Opens a packet; undefined when it does not authenticate under the key its bit selects.
+   * A packet with the other phase bit was sealed either before our last update (reordered, and
+   * the previous key is still kept) or after the peer's next one: the keys are tried in that
+   * order, and {@link commitReceivePhase} moves to the next phase only if that key opened it.
+   * Packet numbers cannot tell the two apart: every path has its own number space.
+   */
   open(
     now: number,
+    pathId: number,
     pn: number,
     phase: 0 | 1,
     header: Uint8Array,
     sealed: Uint8Array,
   ): Uint8Array | undefined {
+    this.openedWithNext = false;
     if (this.prevRecvKey && now >= this.prevRecvUntilMs) this.prevRecvKey = undefined;
-    const nonce = packetNonce(pn);
-    if (phase === this.recvPhase) {
-      const plain = this.crypto.aeadOpen(this.recvKey, nonce, header, sealed);
-      return plain ?? undefined;
-    }
-    if (pn < this.recvPhaseFirstPn) {
-      // Sealed before the last update and delivered late.
-      if (!this.prevRecvKey) return undefined;
-      return this.crypto.aeadOpen(this.prevRecvKey, nonce, header, sealed) ?? undefined;
+    const nonce = packetNonce(pathId, pn);
+    if (phase === this.recvPhase)
+      return this.crypto.aeadOpen(this.recvKey, nonce, header, sealed) ?? undefined;
+    if (this.prevRecvKey) {
+      const plain = this.crypto.aeadOpen(this.prevRecvKey, nonce, header, sealed);
+      if (plain) return plain;
     }
     this.nextRecvKey ??= nextKey(this.crypto, this.recvKey);
     const plain = this.crypto.aeadOpen(this.nextRecvKey, nonce, header, sealed);
     if (!plain) return undefined;
+    this.openedWithNext = true;
     return plain;
   }
 
   /**
-   * Moves the receive side to the next phase after a packet opened with the next key (call
-   * after the packet's other checks pass). `keepPreviousMs` is how long the old key stays.
+   * Moves the receive side to the next phase after the last {@link open} succeeded with the
+   * next key (call after the packet's other checks pass). `keepPreviousMs` is how long the old
+   * key stays.
    */
-  commitReceivePhase(now: number, pn: number, phase: 0 | 1, keepPreviousMs: number): void {
-    if (phase === this.recvPhase || pn < this.recvPhaseFirstPn || !this.nextRecvKey) return;
+  commitReceivePhase(now: number, phase: 0 | 1, keepPreviousMs: number): void {
+    if (!this.openedWithNext || !this.nextRecvKey) return;
+    this.openedWithNext = false;
     this.prevRecvKey = this.recvKey;
     this.prevRecvUntilMs = now + keepPreviousMs;
     this.recvKey = this.nextRecvKey;
     this.nextRecvKey = undefined;
     this.recvPhase = phase;
-    this.recvPhaseFirstPn = pn;
     this.recvUpdates++;
     // The peer started this update: answer it by moving our sending side too.
     if (this.sendPhase !== phase) this.rotateSend(now);
   }
 
-  /** A packet we sent was acknowledged. */
-  onAcked(pn: number): void {
-    if (this.sealedWithKey > 0 && pn >= this.sendPhaseFirstPn) this.currentPhaseAcked = true;
+  /** The key generation that seals the next packet; record it with each sent packet. */
+  get sendGeneration(): number {
+    return this.sendUpdates;
+  }
+
+  /** A packet we sent, sealed under key generation `generation`, was acknowledged. */
+  onAcked(generation: number): void {
+    if (generation === this.sendUpdates) this.currentPhaseAcked = true;
   }
 
   /** Whether an update is due and allowed now. */

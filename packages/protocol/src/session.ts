@@ -32,6 +32,7 @@ import {
   HandshakeTimeoutError,
   SessionClosedError,
   StreamStateError,
+  UnknownPathError,
   type BraidError,
   type RejectReason,
 } from './errors.js';
@@ -39,9 +40,17 @@ import { Eid, type Identity } from './identity.js';
 import { HandshakeState } from './noise/index.js';
 import { PacketKeys, type KeyUpdateConfig } from './packet-keys.js';
 import { randomBytes, type Random } from './random.js';
-import { AckTracker } from './recovery/ack-tracker.js';
+import {
+  AMPLIFICATION_FACTOR,
+  Path,
+  REDUNDANT_COPIES_MAX,
+  RESPONSES_MAX,
+  type PathChallenge,
+  type PathStatus,
+} from './path/path.js';
+import { dataPaths, locatorHost, type SchedulerName } from './path/scheduler.js';
 import type { CongestionAlgorithm } from './recovery/congestion.js';
-import { AckOfUnsentPacket, LossDetection, type SentPacket } from './recovery/loss-detection.js';
+import { AckOfUnsentPacket, type SentPacket } from './recovery/loss-detection.js';
 import { REJECT_AFTER_PACKETS, ReplayWindow } from './replay-window.js';
 import {
   DEFAULT_STREAM_POLICY,
@@ -54,6 +63,7 @@ import {
 import type { ReadResult } from './stream/recv-stream.js';
 import { ByteWriter, WireDecodeError } from './wire/codec.js';
 import {
+  PATH_CHALLENGE_BYTES,
   datagramFrameBytes,
   decodeFrames,
   encodeFrames,
@@ -110,8 +120,7 @@ export const DATAGRAM_PAYLOAD_BYTES_MAX = datagramPayloadMax(MAX_DATAGRAM_BYTES)
 function payloadRoom(datagramBytes: number): number {
   return datagramBytes - SHORT_HEADER_BYTES - AEAD_TAG_BYTES;
 }
-/** The responder sends at most this many times the bytes it received before validation. */
-export const AMPLIFICATION_FACTOR = 3;
+export { AMPLIFICATION_FACTOR } from './path/path.js';
 /** Short packets that arrive before their keys are kept (and opened later) up to this bound. */
 export const EARLY_PACKETS_MAX = 8;
 /** CONNECTION_CLOSE is re-sent in answer to late packets at most this many times. */
@@ -140,6 +149,20 @@ export interface SessionConfig {
   connectionWindowBytes: number;
   maxStreams: number;
   streamSendBufferBytes: number;
+  /** How data of bulk and low-latency streams is spread over paths (redundant streams: all). */
+  scheduler: SchedulerName;
+  /** PING on an idle path of a multipath session this often (single path: keepalive). */
+  pathProbeIntervalMs: number;
+  /** A suspect path that stays silent this long is declared down. */
+  pathDownAfterMs: number;
+  /** Backoff cap of the probes of a down path (it rejoins within about this after it heals). */
+  pathRecoveryProbeMaxMs: number;
+  /** With every path down, the session is kept (suspended) this long; 0: close at idle timeout. */
+  suspendTimeoutMs: number;
+  /** Paths per session at most (path 0 included). */
+  maxPaths: number;
+  /** Whether a (local, remote) pair may form a path; by default, same address family. */
+  pathFilter: (local: Locator, remote: Locator) => boolean;
 }
 
 export interface SessionStats {
@@ -183,7 +206,55 @@ export interface SessionStats {
   keyPhase: 0 | 1;
   streamsOpen: number;
   streamsOpened: number;
+  /** Paths known, paths carrying data, failovers done, and whether the session is suspended. */
+  paths: number;
+  pathsUp: number;
+  failovers: number;
+  suspended: boolean;
+  suspensions: number;
 }
+
+/** What an operator sees of one path. */
+export interface PathStats {
+  id: number;
+  local: Locator;
+  remote: Locator;
+  status: PathStatus;
+  standby: boolean;
+  rttMs: number;
+  minRttMs: number;
+  rttVarMs: number;
+  cwndBytes: number;
+  bytesInFlight: number;
+  /** Packets declared lost over packets acknowledged or lost, since the path was added. */
+  lossRate: number;
+  packetsSent: number;
+  packetsReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  streamBytesSent: number;
+  packetsLost: number;
+  ptoCount: number;
+  suspected: number;
+  downs: number;
+  recoveries: number;
+  probesSent: number;
+  reinjectedBytes: number;
+  /** Why it is suspect or down (empty otherwise). */
+  reason: string;
+}
+
+export type PathChange =
+  | 'added'
+  | 'validated'
+  | 'up'
+  | 'suspect'
+  | 'down'
+  | 'recovered'
+  | 'rebound'
+  | 'removed'
+  | 'standby'
+  | 'active';
 
 /** What the session asks its endpoint to do; the endpoint turns these into events and counters. */
 export type SessionOutput =
@@ -191,7 +262,20 @@ export type SessionOutput =
   | { kind: 'established' }
   | { kind: 'datagram'; data: Uint8Array }
   | { kind: 'closed'; code: number; reason: string; byPeer: boolean; error?: BraidError }
-  | { kind: 'reject'; reason: RejectReason; detail: string };
+  | { kind: 'reject'; reason: RejectReason; detail: string }
+  | {
+      kind: 'path';
+      pathId: number;
+      change: PathChange;
+      local: Locator;
+      remote: Locator;
+      reason: string;
+    }
+  | { kind: 'failover'; from: number; to: number; reason: string; detectMs: number }
+  | { kind: 'suspended' }
+  | { kind: 'resumed'; suspendedMs: number }
+  /** A connection ID the endpoint must route to this session's path, or stop routing. */
+  | { kind: 'cid'; pathId: number; cid: Uint8Array; retired: boolean };
 
 const MAC_LABEL = asciiBytes('braid mac v1');
 const PROLOGUE_LABEL = asciiBytes('braid/1');
@@ -230,8 +314,6 @@ export class Session {
   readonly odcid: Uint8Array;
   readonly pattern: PatternId;
   state: SessionState = 'handshake';
-  path: PathTuple;
-  remoteCid: Uint8Array | undefined;
   remoteEid: Eid | undefined;
   remoteParams: TransportParams | undefined;
   handshakeHash: Uint8Array | undefined;
@@ -253,22 +335,32 @@ export class Session {
   private handshake: HandshakeState | undefined;
   private readonly expectedEid: Eid | undefined;
   private keys: PacketKeys | undefined;
-  private nextPacketNumber = 0;
-  private readonly replay = new ReplayWindow();
   private readonly streams: Streams;
-  private readonly acks: AckTracker;
-  private readonly recovery: LossDetection<SentFrame>;
-  /** Frames owed to the peer outside the streams: HANDSHAKE_DONE, a PING. */
+  /** Paths by ID; path 0 is the handshake's. */
+  private readonly paths = new Map<number, Path>();
+  private readonly path0: Path;
+  /** Connection IDs by path ID: ours (the peer sends to them) and the peer's. */
+  private readonly localCids = new Map<number, Uint8Array>();
+  private readonly remoteCids = new Map<number, Uint8Array>();
+  /** Path IDs up to this have a connection ID of ours; the next path ID we open. */
+  private cidsIssuedUpTo = 0;
+  private nextPathId = 1;
+  /** Our locators (advertised with ADD_ADDRESS) and the peer's, by sequence number. */
+  private readonly localAddresses = new Map<Locator, number>();
+  private nextAddressSeq = 0;
+  private readonly remoteAddresses = new Map<number, Locator>();
+  /** Address pairs whose validation failed; forgotten when an address comes or goes. */
+  private readonly unreachable = new Set<string>();
+  /** The path data went on last (active-backup sticks to it). */
+  private currentPath: Path | undefined;
+  private suspendedSinceMs: number | undefined;
+  private readonly sessionCounters = { failovers: 0, suspensions: 0 };
+  /** Round-robin start over paths for path-specific sends. */
+  private pathTurn = 0;
+  /** Frames owed to the peer outside the streams: HANDSHAKE_DONE, path and address control. */
   private handshakeDonePending = false;
-  private pingPending = false;
-  /** Probe packets to send regardless of the congestion window (RFC 9002 §6.2.4). */
-  private probesPending = 0;
-  /** The sender had nothing to send while the window had room (RFC 9002 §7.8). */
-  private appLimited = true;
-  /** Set when only the pacer holds back a packet: when to try again. */
-  private pacingUntilMs: number | undefined;
+  private readonly control: Frame[] = [];
   private lastReceivedMs: number;
-  private lastElicitingSentMs: number;
   /** An ack-eliciting packet went out since the last receipt (idle timer rule, RFC 9000 §10.1). */
   private elicitingSinceReceive = false;
   private lastNowMs: number;
@@ -316,7 +408,6 @@ export class Session {
     this.id = id;
     this.role = role;
     this.config = config;
-    this.path = path;
     this.pattern = pattern;
     this.odcid = odcid;
     this.macKey = macKey;
@@ -326,7 +417,6 @@ export class Session {
     this.startedMs = now;
     this.handshakeDeadlineMs = now + config.handshakeTimeoutMs;
     this.lastReceivedMs = now;
-    this.lastElicitingSentMs = now;
     this.lastNowMs = now;
     this.streams = new Streams(role === 'initiator', {
       streamWindow: config.streamWindowBytes,
@@ -334,12 +424,60 @@ export class Session {
       maxStreams: config.maxStreams,
       sendBufferMax: config.streamSendBufferBytes,
     });
-    this.acks = new AckTracker(config.maxAckDelayMs);
-    this.recovery = new LossDetection<SentFrame>({
-      initialRttMs: config.initialRttMs,
-      maxDatagramBytes: config.maxDatagramBytes,
-      algorithm: config.congestion,
-    });
+    // The responder's path 0 is proven by the handshake itself (FINISH or a first short packet).
+    this.path0 = this.newPath(0, path.local, path.remote, this.localCid, role === 'initiator', now);
+    this.path0.amplificationLimited = false;
+    this.localCids.set(0, this.localCid);
+    this.paths.set(0, this.path0);
+  }
+
+  /** The peer's connection ID of path 0 (from the handshake). */
+  get remoteCid(): Uint8Array | undefined {
+    return this.path0.remoteCid;
+  }
+
+  private set remoteCid(cid: Uint8Array) {
+    this.path0.remoteCid = cid;
+    this.remoteCids.set(0, cid);
+  }
+
+  /** The path data goes on now (the handshake's before any other exists), as addresses. */
+  get path(): PathTuple {
+    const p = this.primaryPath();
+    return { local: p.local, remote: p.remote };
+  }
+
+  private primaryPath(): Path {
+    return (
+      dataPaths(this.paths.values(), this.config.scheduler, this.currentPath)[0] ??
+      this.currentPath ??
+      this.path0
+    );
+  }
+
+  private newPath(
+    id: number,
+    local: Locator,
+    remote: Locator,
+    localCid: Uint8Array,
+    validated: boolean,
+    now: number,
+  ): Path {
+    const best = this.paths.size > 0 ? this.primaryPath().recovery.rtt : undefined;
+    return new Path(
+      id,
+      local,
+      remote,
+      localCid,
+      validated,
+      {
+        initialRttMs: best?.hasSample ? Math.max(1, best.smoothedMs) : this.config.initialRttMs,
+        maxDatagramBytes: this.config.maxDatagramBytes,
+        congestion: this.config.congestion,
+        maxAckDelayMs: this.config.maxAckDelayMs,
+      },
+      now,
+    );
   }
 
   /** Creates an initiator session and queues its INITIAL. */
@@ -661,7 +799,7 @@ export class Session {
     this.remoteCid = packet.scid.slice();
     this.retransmitCount = 0;
     if (this.counters.handshakeRttMs >= 0)
-      this.recovery.rtt.update(this.counters.handshakeRttMs, 0, 0, false);
+      this.path0.recovery.rtt.update(this.counters.handshakeRttMs, 0, 0, false);
     if (this.pattern === PatternId.XX) {
       let message: Uint8Array;
       try {
@@ -679,12 +817,13 @@ export class Session {
     } else {
       // IK: the handshake is done; a PING in a short packet proves our keys to the responder.
       this.retransmitFlight = undefined;
-      this.pingPending = true;
+      this.path0.pingPending = true;
     }
     this.installKeys(hs, now);
     this.state = 'established';
     this.retransmitAtMs = now + this.probeTimeoutMs();
     this.outputs.push({ kind: 'established' });
+    this.startMultipath(now);
   }
 
   private handleFinish(
@@ -715,8 +854,14 @@ export class Session {
     this.processEarlyPackets(now);
   }
 
-  /** A short-header packet routed to this session by its destination CID. */
-  handleShort(now: number, path: PathTuple, packet: ShortHeaderPacket, size: number): void {
+  /** A short-header packet routed to this session by its destination CID (of path `pathId`). */
+  handleShort(
+    now: number,
+    tuple: PathTuple,
+    pathId: number,
+    packet: ShortHeaderPacket,
+    size: number,
+  ): void {
     this.lastNowMs = now;
     if (this.state === 'closed') {
       this.reject('closed', 'session closed');
@@ -724,29 +869,60 @@ export class Session {
     }
     const keys = this.keys;
     if (!keys) {
-      if (this.earlyPackets.length >= EARLY_PACKETS_MAX) {
+      if (this.earlyPackets.length >= EARLY_PACKETS_MAX || pathId !== 0) {
         this.reject('no_keys', 'short packet before the handshake completed');
         return;
       }
-      this.earlyPackets.push({ path, packet: copyShort(packet), size });
+      this.earlyPackets.push({ path: tuple, packet: copyShort(packet), size });
       return;
     }
-    const pn = decodePacketNumber(this.replay.largest, packet.truncatedPacketNumber);
-    if (!this.replay.check(pn)) {
-      this.reject('replay', `packet ${pn} already received or too old`);
+    let path = this.paths.get(pathId);
+    if (!path && !this.localCids.has(pathId)) {
+      this.reject('unknown_cid', `path ${pathId} is not open`);
       return;
     }
-    const plaintext = keys.open(now, pn, packet.keyPhase, packet.header, packet.sealed);
+    const replay = path?.replay ?? new ReplayWindow();
+    const pn = decodePacketNumber(replay.largest, packet.truncatedPacketNumber);
+    if (!replay.check(pn)) {
+      this.reject('replay', `packet ${pn} of path ${pathId} already received or too old`);
+      return;
+    }
+    const plaintext = keys.open(now, pathId, pn, packet.keyPhase, packet.header, packet.sealed);
     if (!plaintext) {
-      this.reject('auth_failed', `packet ${pn} failed authentication`);
+      this.reject('auth_failed', `packet ${pn} of path ${pathId} failed authentication`);
       return;
     }
-    this.replay.accept(pn);
-    keys.commitReceivePhase(now, pn, packet.keyPhase, 3 * this.closePtoMs());
+    if (!path) {
+      // The peer opened a path: its first packet authenticated. Validate it before using it.
+      path = this.acceptPath(now, pathId, tuple);
+      if (!path) {
+        this.reject('path_limit', `no room for path ${pathId}`);
+        return;
+      }
+    }
+    path.replay.accept(pn);
+    keys.commitReceivePhase(now, packet.keyPhase, 3 * this.closePtoMs());
     this.counters.packetsReceived++;
     this.counters.bytesReceived += size;
+    path.counters.packetsReceived++;
+    path.counters.bytesReceived += size;
+    path.lastReceivedMs = now;
     this.lastReceivedMs = now;
     this.elicitingSinceReceive = false;
+    // A down path that carries packets again may have healed: probe it now, not at backoff.
+    if (
+      path.status === 'down' &&
+      !path.adminDown &&
+      !path.localGone &&
+      path.nextProbeMs !== undefined &&
+      path.nextProbeMs > now
+    ) {
+      path.nextProbeMs = now;
+      path.probeBackoffMs = Math.max(100, this.suspectProbeMs(path)) / 2;
+    }
+    if (tuple.local !== path.local || tuple.remote !== path.remote)
+      this.onNewAddress(now, path, tuple, size, pn === path.replay.largest);
+    else if (!path.validated) path.unvalidatedReceived += size;
     if (this.state === 'closing') {
       if (this.closeFrame && this.closeRepeats < CLOSE_REPEATS_MAX) {
         this.closeRepeats++;
@@ -764,22 +940,27 @@ export class Session {
       return;
     }
     if (this.role === 'initiator' && !this.confirmedFlag) this.confirm();
-    if (this.role === 'responder' && !this.addressValidated) this.validateAddress(now, path);
+    if (this.role === 'responder' && !this.addressValidated && pathId === 0)
+      this.validateAddress(now, tuple);
     let elicits = false;
     for (const frame of frames) {
       if (isAckEliciting(frame)) elicits = true;
-      if (!this.handleFrame(now, frame)) return;
+      if (!this.handleFrame(now, path, tuple, frame)) return;
     }
-    this.acks.onPacket(now, pn, elicits);
+    // The path may have been abandoned by a frame of this very packet.
+    if (this.paths.get(pathId) === path) path.acks.onPacket(now, pn, elicits);
     this.takeStreamEvents();
     this.checkShutdown(now);
   }
 
   /** Applies one frame; false when it closed the session. */
-  private handleFrame(now: number, frame: Frame): boolean {
+  private handleFrame(now: number, path: Path, tuple: PathTuple, frame: Frame): boolean {
     switch (frame.type) {
-      case 'ack':
-        return this.handleAck(now, frame);
+      case 'ack': {
+        const target = this.paths.get(frame.pathId ?? 0);
+        // An ACK for a path we dropped since: its packets were re-sent already.
+        return target ? this.handleAck(now, target, frame) : true;
+      }
       case 'datagram':
         this.counters.datagramsReceived++;
         this.outputs.push({ kind: 'datagram', data: frame.data });
@@ -801,6 +982,44 @@ export class Session {
       case 'ping':
       case 'padding':
         return true;
+      case 'path_challenge':
+        // Answered on the path it came on, to the address it came from (RFC 9000 §8.2.2).
+        if (path.responses.length < RESPONSES_MAX)
+          path.responses.push({ data: frame.data, local: tuple.local, remote: tuple.remote });
+        return true;
+      case 'path_response':
+        this.onPathResponse(now, frame.data);
+        return true;
+      case 'path_cid':
+        if (
+          frame.pathId > 0 &&
+          !this.remoteCids.has(frame.pathId) &&
+          this.remoteCids.size < 2 * this.config.maxPaths
+        ) {
+          this.remoteCids.set(frame.pathId, frame.cid);
+          this.openPaths(now);
+        }
+        return true;
+      case 'add_address':
+        if (this.remoteAddresses.size < ADDRESSES_MAX) {
+          this.remoteAddresses.set(frame.seq, frame.locator);
+          this.unreachable.clear();
+          this.openPaths(now);
+        }
+        return true;
+      case 'remove_address': {
+        const gone = this.remoteAddresses.get(frame.seq);
+        this.remoteAddresses.delete(frame.seq);
+        if (gone !== undefined)
+          for (const p of [...this.paths.values()])
+            if (p.remote === gone && p.id !== 0) this.removePath(now, p, 'peer address gone', true);
+        return true;
+      }
+      case 'path_abandon': {
+        const p = this.paths.get(frame.pathId);
+        if (p && p.id !== 0) this.removePath(now, p, 'abandoned by the peer', false);
+        return true;
+      }
       default: {
         const violation = this.streams.onFrame(frame);
         if (violation instanceof StreamViolation) {
@@ -812,60 +1031,569 @@ export class Session {
     }
   }
 
-  private handleAck(now: number, frame: Frame & { type: 'ack' }): boolean {
-    const outcome = this.recovery.onAck(
+  private handleAck(now: number, path: Path, frame: Frame & { type: 'ack' }): boolean {
+    const outcome = path.recovery.onAck(
       now,
       frame.ranges,
       frame.ackDelayMs,
       this.peerMaxAckDelayMs,
       this.confirmed,
-      this.appLimited,
+      path.appLimited,
     );
     if (outcome instanceof AckOfUnsentPacket) {
       this.close(
         now,
         CloseCode.PROTOCOL_VIOLATION,
-        `ACK of packet ${outcome.packetNumber}, never sent`,
+        `ACK of packet ${outcome.packetNumber} of path ${path.id}, never sent`,
       );
       return false;
     }
+    if (outcome.acked.length > 0) {
+      path.lastAckMs = now;
+      path.counters.packetsAcked += outcome.acked.length;
+      if (path.status === 'suspect') this.pathUp(now, path);
+    }
     for (const p of outcome.acked) {
-      this.keys?.onAcked(p.packetNumber);
+      if (p.keyGeneration !== undefined) this.keys?.onAcked(p.keyGeneration);
       for (const f of p.frames) this.onFrameAcked(f);
     }
-    this.onPacketsLost(outcome.lost);
+    this.onPacketsLost(path, outcome.lost);
     return true;
   }
 
   private onFrameAcked(f: SentFrame): void {
     switch (f.kind) {
       case 'ack':
-        this.acks.onAckAcked(f.largest);
+        this.paths.get(f.pathId)?.acks.onAckAcked(f.largest);
         return;
       case 'handshake_done':
       case 'ping':
       case 'datagram':
+      case 'control':
         return;
       default:
         this.streams.onAcked(f);
     }
   }
 
-  private onPacketsLost(lost: readonly SentPacket<SentFrame>[]): void {
-    for (const p of lost)
-      for (const f of p.frames) {
-        switch (f.kind) {
-          case 'handshake_done':
-            this.handshakeDonePending = true;
-            break;
-          case 'ack':
-          case 'ping':
-          case 'datagram':
-            break; // ACKs are rebuilt fresh; PINGs and datagrams are not repeated
-          default:
-            this.streams.onLost(f);
+  private onPacketsLost(path: Path, lost: readonly SentPacket<SentFrame>[]): void {
+    path.counters.packetsLost += lost.length;
+    for (const p of lost) this.requeue(p.frames);
+  }
+
+  /** Hands what lost (or abandoned) packets carried back to its owners, to be sent again. */
+  private requeue(frames: readonly SentFrame[]): number {
+    let streamBytes = 0;
+    for (const f of frames) {
+      switch (f.kind) {
+        case 'handshake_done':
+          this.handshakeDonePending = true;
+          break;
+        case 'control':
+          if (this.controlStillWanted(f.frame)) this.control.push(f.frame);
+          break;
+        case 'ack':
+        case 'ping':
+        case 'datagram':
+          break; // ACKs are rebuilt fresh; PINGs and datagrams are not repeated
+        default:
+          if (f.kind === 'stream') streamBytes += f.length;
+          this.streams.onLost(f);
+      }
+    }
+    return streamBytes;
+  }
+
+  /** A lost control frame is sent again only if it still says something true. */
+  private controlStillWanted(frame: Frame): boolean {
+    switch (frame.type) {
+      case 'path_cid':
+        return this.localCids.has(frame.pathId);
+      case 'add_address':
+        return this.localAddresses.get(frame.locator) === frame.seq;
+      default:
+        return true;
+    }
+  }
+
+  // ---- paths ----------------------------------------------------------------------------
+
+  /** The peer's first packet on a new path ID: a path to validate (or undefined: no room). */
+  private acceptPath(now: number, pathId: number, tuple: PathTuple): Path | undefined {
+    const cid = this.localCids.get(pathId);
+    if (!cid || !this.makeRoomForPath()) return undefined;
+    const path = this.newPath(pathId, tuple.local, tuple.remote, cid, false, now);
+    path.remoteCid = this.remoteCids.get(pathId);
+    this.paths.set(pathId, path);
+    this.startChallenge(now, path);
+    this.pathEvent(path, 'added', 'opened by the peer');
+    return path;
+  }
+
+  /** Opens a path from `local` to `remote` (initiator only): validated before it carries data. */
+  private openPath(now: number, local: Locator, remote: Locator): void {
+    let id = this.nextPathId;
+    while (id <= this.cidsIssuedUpTo && (this.paths.has(id) || !this.remoteCids.has(id))) id++;
+    const cid = this.localCids.get(id);
+    const remoteCid = this.remoteCids.get(id);
+    if (!cid || !remoteCid || !this.makeRoomForPath()) return;
+    this.nextPathId = id + 1;
+    const path = this.newPath(id, local, remote, cid, false, now);
+    path.remoteCid = remoteCid;
+    // We chose to send there; the 3× rule protects against the peer's choice, not ours.
+    path.amplificationLimited = false;
+    this.paths.set(id, path);
+    this.startChallenge(now, path);
+    this.pathEvent(path, 'added', 'opened');
+  }
+
+  /**
+   * The initiator opens a path for every (local, remote) pair it knows and has none for. The
+   * responder never opens paths (so the two never open the same pair at once): it advertises
+   * its addresses, and moves its own paths when its addresses change.
+   */
+  private openPaths(now: number): void {
+    if (this.role !== 'initiator' || this.state !== 'established' || !this.remoteParams) return;
+    const remotes = new Set<Locator>([this.path0.remote, ...this.remoteAddresses.values()]);
+    for (const local of this.localAddresses.keys())
+      for (const remote of remotes) {
+        if (!this.config.pathFilter(local, remote)) continue;
+        if (this.unreachable.has(pairKey(local, remote))) continue;
+        let covered = false;
+        for (const p of this.paths.values())
+          if (p.local === local && p.remote === remote) covered = true;
+        if (!covered) this.openPath(now, local, remote);
+      }
+  }
+
+  /** At most `maxPaths` paths: the longest-down path gives way to a new one. */
+  private makeRoomForPath(): boolean {
+    if (this.paths.size < this.config.maxPaths) return true;
+    let victim: Path | undefined;
+    for (const p of this.paths.values())
+      if (p.id !== 0 && p.status === 'down' && (!victim || p.sinceMs < victim.sinceMs)) victim = p;
+    if (!victim) return false;
+    this.removePath(this.lastNowMs, victim, 'made room for a new path', true);
+    return true;
+  }
+
+  private removePath(now: number, path: Path, reason: string, tellPeer: boolean): void {
+    if (path.carriesData || path.status === 'suspect') this.pathDown(now, path, reason);
+    else this.reinject(path, path.recovery);
+    this.paths.delete(path.id);
+    if (this.currentPath === path) this.currentPath = undefined;
+    const cid = this.localCids.get(path.id);
+    if (cid) this.outputs.push({ kind: 'cid', pathId: path.id, cid, retired: true });
+    this.localCids.delete(path.id);
+    this.remoteCids.delete(path.id);
+    if (tellPeer) this.control.push({ type: 'path_abandon', pathId: path.id });
+    this.pathEvent(path, 'removed', reason);
+    // Keep as many spare path IDs as before.
+    this.issueCids(this.cidsIssuedUpTo + 1);
+    this.checkSuspend(now);
+  }
+
+  /** Issues connection IDs for path IDs up to `upTo` (each side can then use them). */
+  private issueCids(upTo: number): void {
+    while (this.cidsIssuedUpTo < upTo) {
+      const id = ++this.cidsIssuedUpTo;
+      const cid = randomBytes(this.config.random, CID_BYTES);
+      this.localCids.set(id, cid);
+      this.outputs.push({ kind: 'cid', pathId: id, cid, retired: false });
+      this.control.push({ type: 'path_cid', pathId: id, cid });
+    }
+  }
+
+  /** Once established: connection IDs for the other paths, and our addresses. */
+  private startMultipath(now: number): void {
+    this.issueCids(this.config.maxPaths - 1);
+    if (this.localAddresses.size === 0) this.localAddresses.set(this.path0.local, 0);
+    this.nextAddressSeq = Math.max(this.nextAddressSeq, 1);
+    for (const [locator, seq] of this.localAddresses)
+      this.control.push({ type: 'add_address', seq, locator });
+    this.openPaths(now);
+  }
+
+  /** A local address appeared (runtime input): advertise it, move paths that lost theirs. */
+  addLocalAddress(now: number, locator: Locator): void {
+    if (this.localAddresses.has(locator)) return;
+    if (this.localAddresses.size >= ADDRESSES_MAX) return;
+    const seq = this.nextAddressSeq++;
+    this.localAddresses.set(locator, seq);
+    this.unreachable.clear();
+    if (this.state !== 'established') return;
+    this.control.push({ type: 'add_address', seq, locator });
+    // A path whose local address went away moves here (this is how a responder migrates).
+    for (const p of this.paths.values())
+      if (p.localGone && this.config.pathFilter(locator, p.remote)) {
+        p.local = locator;
+        p.localGone = false;
+        p.validated = false;
+        p.amplificationLimited = false;
+        this.startChallenge(now, p);
+      }
+    this.openPaths(now);
+  }
+
+  /**
+   * A local address is gone (runtime input): its paths go down now, without waiting for
+   * acknowledgements to stop, and their data moves to the other paths.
+   */
+  removeLocalAddress(now: number, locator: Locator): void {
+    const seq = this.localAddresses.get(locator);
+    if (seq === undefined) return;
+    this.localAddresses.delete(locator);
+    if (this.state === 'established') this.control.push({ type: 'remove_address', seq });
+    for (const p of [...this.paths.values()]) {
+      if (p.local !== locator) continue;
+      this.pathDown(now, p, 'local address gone');
+      p.localGone = true;
+      p.challenge = undefined;
+      p.nextProbeMs = undefined;
+      // The initiator replaces it by paths from its other addresses; a lone path is kept so
+      // that it can move when an address comes back.
+      const others = [...this.localAddresses.keys()].some((l) => l !== locator);
+      if (p.id !== 0 && others) this.removePath(now, p, 'local address gone', true);
+    }
+  }
+
+  /** Administrative standby: the path is used only when no active path is usable. */
+  setPathStandby(now: number, pathId: number, standby: boolean): void {
+    const p = this.paths.get(pathId);
+    if (!p) throw new UnknownPathError(`session ${this.id} has no path ${pathId}`);
+    p.standby = standby;
+    if (p.carriesData) {
+      p.status = standby ? 'standby' : 'active';
+      this.pathEvent(p, standby ? 'standby' : 'active', 'set by the application');
+    }
+    void now;
+  }
+
+  /**
+   * Administrative down (the operator's `braid path down`): the path is treated as failed and
+   * its data moves; `up` lets it be probed and rejoin. Nothing is sent to the peer.
+   */
+  setPathDown(now: number, pathId: number, down: boolean): void {
+    const p = this.paths.get(pathId);
+    if (!p) throw new UnknownPathError(`session ${this.id} has no path ${pathId}`);
+    if (down) {
+      this.pathDown(now, p, 'taken down administratively');
+      p.adminDown = true;
+      p.nextProbeMs = undefined;
+      p.challenge = undefined;
+    } else if (p.adminDown) {
+      p.adminDown = false;
+      this.startChallenge(now, p);
+    }
+  }
+
+  private startChallenge(now: number, path: Path): void {
+    path.challenge = {
+      data: randomBytes(this.config.random, PATH_CHALLENGE_BYTES),
+      local: path.local,
+      remote: path.remote,
+      firstSentMs: now,
+      lastSentMs: -Infinity,
+      nextSendMs: now,
+      tries: 0,
+      received: 0,
+      sent: 0,
+    };
+  }
+
+  /** An authenticated packet on `path` came from other addresses: NAT rebinding, or a move. */
+  private onNewAddress(
+    now: number,
+    path: Path,
+    tuple: PathTuple,
+    size: number,
+    newest: boolean,
+  ): void {
+    const cand = path.candidate;
+    if (cand && cand.local === tuple.local && cand.remote === tuple.remote) {
+      cand.received += size;
+      return;
+    }
+    // Only the newest packet moves a path (a reordered old one does not, RFC 9000 §9.3), and
+    // only once the new addresses answer a challenge: a replayed packet from a spoofed source
+    // cannot move it. Meanwhile the path keeps its addresses.
+    if (!newest || (cand && now - cand.firstSentMs < this.challengeRetryMs(path))) return;
+    path.candidate = {
+      data: randomBytes(this.config.random, PATH_CHALLENGE_BYTES),
+      local: tuple.local,
+      remote: tuple.remote,
+      firstSentMs: now,
+      lastSentMs: -Infinity,
+      nextSendMs: now,
+      tries: 0,
+      received: size,
+      sent: 0,
+    };
+  }
+
+  private onPathResponse(now: number, data: Uint8Array): void {
+    for (const p of this.paths.values()) {
+      if (p.challenge && constantTimeEqual(p.challenge.data, data)) {
+        const c = p.challenge;
+        p.challenge = undefined;
+        if (c.tries === 1) p.recovery.rtt.update(now - c.lastSentMs, 0, 0, false);
+        this.pathValidated(now, p);
+        return;
+      }
+      const cand = p.candidate;
+      if (cand && constantTimeEqual(cand.data, data)) {
+        p.candidate = undefined;
+        const hostChanged = locatorHost(cand.remote) !== locatorHost(p.remote);
+        const from = `${p.local} -> ${p.remote}`;
+        p.local = cand.local;
+        p.remote = cand.remote;
+        p.localGone = false;
+        // A new address is a new network path: congestion state starts over (RFC 9000 §9.4).
+        if (hostChanged) this.reinject(p, p.resetRecovery());
+        p.challenge = undefined;
+        this.pathEvent(p, 'rebound', `from ${from}`);
+        this.pathValidated(now, p);
+        return;
+      }
+    }
+  }
+
+  /** The path's addresses answered: it may carry data. */
+  private pathValidated(now: number, path: Path): void {
+    const before = path.status;
+    path.validated = true;
+    path.lastAckMs = now;
+    path.lastReceivedMs = Math.max(path.lastReceivedMs, now);
+    if (path.status === 'suspect' || path.carriesData) {
+      if (path.status === 'suspect') this.pathUp(now, path);
+      return;
+    }
+    path.status = path.standby ? 'standby' : 'active';
+    path.nextProbeMs = undefined;
+    path.reason = '';
+    if (before === 'down') {
+      path.counters.recoveries++;
+      // It was silent for a while: its window and RTT variance start over.
+      this.reinject(path, path.resetRecovery());
+      this.pathEvent(path, 'recovered', `after ${now - path.sinceMs} ms down`);
+    } else this.pathEvent(path, 'validated', '');
+    path.sinceMs = now;
+    this.checkResume(now);
+  }
+
+  /** A suspect path was acknowledged again. */
+  private pathUp(now: number, path: Path): void {
+    path.status = path.standby ? 'standby' : 'active';
+    path.reason = '';
+    path.sinceMs = now;
+    path.nextProbeMs = undefined;
+    this.pathEvent(path, 'up', '');
+  }
+
+  /**
+   * Acknowledgements stopped: the path is suspect. If another path can carry data, what this
+   * one had in flight is sent there at once (reinjection), without waiting for it to be declared
+   * lost; the records stay, so a late ACK still counts.
+   */
+  private suspect(now: number, path: Path, reason: string): void {
+    if (!path.carriesData) return;
+    const carrying = path.recovery.bytesInFlight > 0 && this.currentPath === path;
+    path.status = 'suspect';
+    path.reason = reason;
+    path.sinceMs = now;
+    path.counters.suspected++;
+    path.pingPending = true;
+    path.nextProbeMs = now + this.suspectProbeMs(path);
+    this.pathEvent(path, 'suspect', reason);
+    const alternative = dataPaths(this.paths.values(), this.config.scheduler, undefined)[0];
+    if (alternative && alternative !== path) {
+      this.reinject(path, path.recovery);
+      if (carrying) this.failover(now, path, alternative, reason);
+    }
+  }
+
+  /**
+   * The path is down: its congestion state is dropped and everything it had in flight goes to
+   * the other paths (or waits for one). A down path is probed with backoff, unless its local
+   * address is gone or it was taken down by hand.
+   */
+  private pathDown(now: number, path: Path, reason: string): void {
+    if (path.status === 'down') return;
+    const carrying = this.currentPath === path && (path.carriesData || path.status === 'suspect');
+    const wasSuspect = path.status === 'suspect';
+    path.status = 'down';
+    path.reason = reason;
+    path.sinceMs = now;
+    path.counters.downs++;
+    path.pingPending = false;
+    path.copies.length = 0;
+    path.candidate = undefined;
+    this.reinject(path, path.resetRecovery());
+    path.probeBackoffMs = Math.max(100, this.suspectProbeMs(path));
+    path.nextProbeMs = now + path.probeBackoffMs;
+    this.pathEvent(path, 'down', reason);
+    if (this.currentPath === path) this.currentPath = undefined;
+    const alternative = dataPaths(this.paths.values(), this.config.scheduler, undefined)[0];
+    if (carrying && !wasSuspect && alternative) this.failover(now, path, alternative, reason);
+    this.checkSuspend(now);
+  }
+
+  /** Re-sends elsewhere the frames of every packet outstanding in `recovery`. */
+  private reinject(path: Path, recovery: Path['recovery']): void {
+    for (const p of recovery.outstanding()) {
+      path.counters.reinjectedBytes += this.requeue(p.frames);
+      // Once is enough: a later loss or ACK of this packet must not requeue them again.
+      p.frames.length = 0;
+    }
+  }
+
+  private failover(now: number, from: Path, to: Path, reason: string): void {
+    this.sessionCounters.failovers++;
+    this.currentPath = to;
+    this.outputs.push({
+      kind: 'failover',
+      from: from.id,
+      to: to.id,
+      reason,
+      detectMs: now - from.lastAckMs,
+    });
+  }
+
+  private checkSuspend(now: number): void {
+    if (this.suspendedSinceMs !== undefined || this.state !== 'established') return;
+    for (const p of this.paths.values()) if (p.status !== 'down') return;
+    this.suspendedSinceMs = now;
+    this.sessionCounters.suspensions++;
+    this.outputs.push({ kind: 'suspended' });
+  }
+
+  private checkResume(now: number): void {
+    if (this.suspendedSinceMs === undefined) return;
+    const suspendedMs = now - this.suspendedSinceMs;
+    this.suspendedSinceMs = undefined;
+    this.outputs.push({ kind: 'resumed', suspendedMs });
+  }
+
+  private pathEvent(path: Path, change: PathChange, reason: string): void {
+    this.outputs.push({
+      kind: 'path',
+      pathId: path.id,
+      change,
+      local: path.local,
+      remote: path.remote,
+      reason,
+    });
+  }
+
+  /**
+   * When a path with a packet in flight since `oldestSentMs` turns suspect: one probe timeout
+   * after that packet left, or after the last acknowledgement if that came later.
+   */
+  private suspectAt(path: Path, oldestSentMs: number): number {
+    return Math.max(path.lastAckMs, oldestSentMs) + path.recovery.rtt.ptoMs(this.peerMaxAckDelayMs);
+  }
+
+  private suspectProbeMs(path: Path): number {
+    return Math.max(10, path.recovery.rtt.ptoMs(this.peerMaxAckDelayMs));
+  }
+
+  /** A challenge not answered within this is sent again. */
+  private challengeRetryMs(path: Path): number {
+    return Math.max(20, path.recovery.rtt.ptoMs(this.peerMaxAckDelayMs));
+  }
+
+  /** When the path must be looked at again for liveness (suspicion, probes). */
+  private pathDeadline(path: Path): number | undefined {
+    let t: number | undefined;
+    const consider = (v: number | undefined) => {
+      if (v !== undefined && (t === undefined || v < t)) t = v;
+    };
+    // Nothing at all is sent on a path taken down by hand or without its local address.
+    if (path.adminDown || path.localGone) return undefined;
+    consider(path.recovery.timeout(this.peerMaxAckDelayMs));
+    consider(path.acks.deadline);
+    consider(path.pacingUntilMs);
+    if (path.carriesData) {
+      const oldest = path.recovery.oldestUnacked();
+      if (oldest) consider(this.suspectAt(path, oldest.sentTimeMs));
+      consider(this.idleProbeAt(path));
+    } else if (path.status === 'suspect') {
+      consider(path.nextProbeMs);
+      consider(path.sinceMs + this.config.pathDownAfterMs);
+    } else if (path.status === 'down') consider(path.nextProbeMs);
+    if (path.challenge && this.challengeSendable(path, path.challenge))
+      consider(path.challenge.nextSendMs);
+    if (path.candidate && this.challengeSendable(path, path.candidate))
+      consider(path.candidate.nextSendMs);
+    return t;
+  }
+
+  /** Liveness of each path: suspicion, probing, failing validations. */
+  private checkPaths(now: number): void {
+    for (const path of [...this.paths.values()]) {
+      if (this.paths.get(path.id) !== path) continue;
+      const lossAt = path.recovery.timeout(this.peerMaxAckDelayMs);
+      if (lossAt !== undefined && now >= lossAt) {
+        const { lost, probes } = path.recovery.onTimeout(now, this.peerMaxAckDelayMs);
+        this.onPacketsLost(path, lost);
+        if (probes > 0) this.armProbes(path, probes);
+      }
+      if (path.carriesData) {
+        const oldest = path.recovery.oldestUnacked();
+        if (oldest && now >= this.suspectAt(path, oldest.sentTimeMs))
+          this.suspect(now, path, 'no acknowledgement');
+        else {
+          const idle = this.idleProbeAt(path);
+          if (idle !== undefined && now >= idle) path.pingPending = true;
         }
       }
+      if (path.status === 'suspect') {
+        // Deadlines are compared as sums, the way pathDeadline computes them (no float drift).
+        if (now >= path.sinceMs + this.config.pathDownAfterMs)
+          this.pathDown(now, path, `no acknowledgement for ${now - path.lastAckMs} ms`);
+        else if (path.nextProbeMs !== undefined && now >= path.nextProbeMs) {
+          path.pingPending = true;
+          path.nextProbeMs = now + this.suspectProbeMs(path);
+        }
+      }
+      if (path.status === 'down' && path.nextProbeMs !== undefined && now >= path.nextProbeMs) {
+        // Re-validate: a challenge now and then, backing off up to the configured cap.
+        if (!path.challenge) this.startChallenge(now, path);
+        path.challenge!.tries = 0;
+        path.challenge!.nextSendMs = now;
+        path.probeBackoffMs = Math.min(
+          path.probeBackoffMs * 2,
+          Math.max(path.probeBackoffMs, this.config.pathRecoveryProbeMaxMs),
+        );
+        path.nextProbeMs = now + path.probeBackoffMs;
+      }
+      const c = path.challenge;
+      if (
+        c &&
+        path.status === 'validating' &&
+        c.tries >= CHALLENGE_TRIES_MAX &&
+        now >= c.nextSendMs
+      ) {
+        // Never answered: these addresses do not reach each other. Not tried again until an
+        // address changes on either side.
+        if (this.unreachable.size < ADDRESSES_MAX * ADDRESSES_MAX)
+          this.unreachable.add(pairKey(path.local, path.remote));
+        if (path.id === 0) this.pathDown(now, path, `no answer to ${c.tries} challenges`);
+        else this.removePath(now, path, `no answer to ${c.tries} challenges`, true);
+        continue;
+      }
+      const cand = path.candidate;
+      if (cand && cand.tries >= CHALLENGE_TRIES_MAX && now >= cand.nextSendMs)
+        path.candidate = undefined; // a spoofed or passing address: the path stays as it was
+    }
+  }
+
+  /** PING on an idle path that carries data: every probe interval when there are several. */
+  private idleProbeAt(path: Path): number | undefined {
+    const interval =
+      this.paths.size > 1 ? this.config.pathProbeIntervalMs : this.config.keepaliveIntervalMs;
+    if (interval <= 0 || path.pingPending) return undefined;
+    return Math.max(path.lastElicitingSentMs, path.lastReceivedMs) + interval;
   }
 
   handleTimeout(now: number): void {
@@ -902,53 +1630,52 @@ export class Session {
       this.retransmitCount++;
       this.counters.handshakeRetransmits++;
       if (this.retransmitFlight) this.sendRaw(this.retransmitFlight);
-      else if (this.state === 'established') this.pingPending = true;
+      else if (this.state === 'established') this.path0.pingPending = true;
       this.retransmitAtMs = now + this.probeTimeoutMs();
     }
     if (this.state !== 'established') return;
     const idle = this.idleDeadline();
     if (idle !== undefined && now >= idle) {
       // RFC 9000 §10.1: silently closed; the peer's own timer will do the same.
+      const suspended = this.suspendedSinceMs !== undefined;
       this.state = 'closed';
       this.takeStreamEvents();
       this.outputs.push({
         kind: 'closed',
         code: CloseCode.IDLE_TIMEOUT,
-        reason: `nothing received for ${now - this.lastReceivedMs} ms`,
+        reason: suspended
+          ? `suspended for ${now - this.suspendedSinceMs!} ms with every path down`
+          : `nothing received for ${now - this.lastReceivedMs} ms`,
         byPeer: false,
       });
       return;
     }
     this.checkShutdown(now);
     if (this.state !== 'established') return;
-    const lossAt = this.recovery.timeout(this.peerMaxAckDelayMs);
-    if (lossAt !== undefined && now >= lossAt) {
-      const { lost, probes } = this.recovery.onTimeout(now, this.peerMaxAckDelayMs);
-      this.onPacketsLost(lost);
-      if (probes > 0) this.armProbes(probes);
-    }
-    const keepalive = this.keepaliveAt();
-    if (keepalive !== undefined && now >= keepalive) this.pingPending = true;
+    this.checkPaths(now);
     if (this.keys?.updateDue(now)) this.keys.initiateUpdate(now);
-    if (this.pacingUntilMs !== undefined && now >= this.pacingUntilMs)
-      this.pacingUntilMs = undefined;
+    for (const p of this.paths.values())
+      if (p.pacingUntilMs !== undefined && now >= p.pacingUntilMs) p.pacingUntilMs = undefined;
   }
 
   /**
    * A probe timeout: the next packets go out whatever the window says. With nothing new to
-   * send, a probe carries the oldest unacknowledged stream data again (RFC 9002 §6.2.4).
+   * send, a probe carries the oldest unacknowledged stream data again (RFC 9002 §6.2.4); a
+   * path that is not the last one left probes with a PING only (its data moved already).
    */
-  private armProbes(count: number): void {
-    this.probesPending = count;
-    if (this.streams.hasData || this.pendingDatagrams.length > 0) return;
-    const oldest = this.recovery.oldestUnacked();
+  private armProbes(path: Path, count: number): void {
+    path.probesPending = count;
+    const lastResort = dataPaths(this.paths.values(), this.config.scheduler, undefined);
+    const carries = lastResort.includes(path);
+    if (carries && (this.streams.hasData || this.pendingDatagrams.length > 0)) return;
+    const oldest = carries ? path.recovery.oldestUnacked() : undefined;
     let requeued = false;
     for (const f of oldest?.frames ?? [])
       if (f.kind === 'stream') {
         this.streams.onLost(f);
         requeued = true;
       }
-    if (!requeued) this.pingPending = true;
+    if (!requeued) path.pingPending = true;
   }
 
   /** The next deadline of this session, or undefined. */
@@ -964,11 +1691,8 @@ export class Session {
       consider(this.handshakeDeadlineMs);
     if (this.state !== 'established') return t;
     consider(this.idleDeadline());
-    consider(this.recovery.timeout(this.peerMaxAckDelayMs));
-    consider(this.acks.deadline);
-    consider(this.keepaliveAt());
+    for (const p of this.paths.values()) consider(this.pathDeadline(p));
     consider(this.shutdown?.deadlineMs);
-    consider(this.pacingUntilMs);
     if (this.keys?.updateDue(Infinity)) consider(this.keys.updateAtMs);
     return t;
   }
@@ -1049,15 +1773,21 @@ export class Session {
     // Karn: an RTT sample only if the reply went out once (RFC 9002 §5.1 in spirit).
     if (this.replySends === 1) {
       this.counters.handshakeRttMs = now - this.replyFirstSentMs;
-      this.recovery.rtt.update(this.counters.handshakeRttMs, 0, 0, false);
+      this.path0.recovery.rtt.update(this.counters.handshakeRttMs, 0, 0, false);
     }
     this.addressValidated = true;
-    this.path = path;
+    const p0 = this.path0;
+    p0.local = path.local;
+    p0.remote = path.remote;
+    p0.validated = true;
+    p0.status = 'active';
+    p0.lastElicitingSentMs = now;
+    p0.lastAckMs = now;
     this.state = 'established';
-    this.lastElicitingSentMs = now;
     this.handshakeReply = undefined;
     this.handshakeDonePending = true;
     this.outputs.push({ kind: 'established' });
+    this.startMultipath(now);
   }
 
   private confirm(): void {
@@ -1069,7 +1799,7 @@ export class Session {
   private processEarlyPackets(now: number): void {
     const early = this.earlyPackets;
     this.earlyPackets = [];
-    for (const e of early) this.handleShort(now, e.path, e.packet, e.size);
+    for (const e of early) this.handleShort(now, e.path, 0, e.packet, e.size);
   }
 
   private sendHandshakeReply(now: number): void {
@@ -1131,15 +1861,17 @@ export class Session {
     this.outputs.push({ kind: 'reject', reason, detail });
   }
 
-  private sendRaw(bytes: Uint8Array): void {
+  private sendRaw(bytes: Uint8Array, to: PathTuple = this.path0): void {
     this.counters.packetsSent++;
     this.counters.bytesSent += bytes.length;
-    this.outbox.push({ from: this.path.local, to: this.path.remote, bytes });
+    this.outbox.push({ from: to.local, to: to.remote, bytes });
   }
 
   /** PTO for timers that outlive recovery (closing, old keys): RFC 9000 §10.2 uses 3×PTO. */
   private closePtoMs(): number {
-    return this.keys ? this.recovery.rtt.ptoMs(this.peerMaxAckDelayMs) : this.probeTimeoutMs();
+    return this.keys
+      ? this.primaryPath().recovery.rtt.ptoMs(this.peerMaxAckDelayMs)
+      : this.probeTimeoutMs();
   }
 
   private get peerMaxAckDelayMs(): number {
@@ -1155,12 +1887,6 @@ export class Session {
     return this.lastReceivedMs + Math.max(idle, 3 * this.closePtoMs());
   }
 
-  private keepaliveAt(): number | undefined {
-    const interval = this.config.keepaliveIntervalMs;
-    if (interval <= 0 || this.pingPending) return undefined;
-    return Math.max(this.lastElicitingSentMs, this.lastReceivedMs) + interval;
-  }
-
   private takeStreamEvents(): void {
     const events = this.streams.events;
     if (events.length === 0) return;
@@ -1169,75 +1895,187 @@ export class Session {
   }
 
   /**
-   * Assembles one short packet, if one may go now: an ACK when one is due, and ack-eliciting
-   * content when the congestion window and pacer allow (probes ignore both).
+   * Assembles one short packet, if one may go now. Path-specific sends come first, taking turns
+   * over the paths: PATH_RESPONSEs, challenges, ACKs that are due, probes and PINGs, copies of
+   * redundant streams. Then data, on the first path the scheduler names whose congestion window
+   * and pacer allow it.
    */
   private buildPacket(now: number): void {
     const keys = this.keys;
     if (!keys || !this.remoteCid || this.state !== 'established') return;
     if (this.role === 'responder' && !this.addressValidated) return;
-    // The last number is kept for the CONNECTION_CLOSE, so the peer hears why.
-    if (this.nextPacketNumber + 1 >= this.packetNumberLimit) {
-      this.close(now, CloseCode.AEAD_LIMIT_REACHED, 'packet numbers exhausted');
+    if (keys.updateDue(now)) keys.initiateUpdate(now);
+    const order = dataPaths(this.paths.values(), this.config.scheduler, this.currentPath);
+    const paths = [...this.paths.values()];
+    for (let i = 0; i < paths.length; i++) {
+      const p = paths[(this.pathTurn + i) % paths.length]!;
+      if (this.sendPathDuty(now, p, order.includes(p))) {
+        this.pathTurn = (this.pathTurn + i + 1) % paths.length;
+        return;
+      }
+      if (this.state !== 'established') return;
+    }
+    this.sendData(now, order);
+  }
+
+  /** Sends what `path` itself owes, if anything; true when a packet went out. */
+  private sendPathDuty(now: number, path: Path, carriesData: boolean): boolean {
+    if (!path.remoteCid || path.adminDown || path.localGone) return false;
+    const response = path.responses.shift();
+    if (response) {
+      const frame: Frame = { type: 'path_response', data: response.data };
+      this.assemble(now, path, response, [frame], false, false);
+      return true;
+    }
+    for (const c of [path.candidate, path.challenge]) {
+      if (!c || now < c.nextSendMs || !this.canSendChallenge(path, c)) continue;
+      c.tries++;
+      c.lastSentMs = now;
+      // A down path's probes are paced by its backoff, not by retries.
+      c.nextSendMs =
+        path.status === 'down' && c === path.challenge
+          ? Infinity
+          : now + this.challengeRetryMs(path);
+      path.counters.probesSent++;
+      const frame: Frame = { type: 'path_challenge', data: c.data };
+      const bytes = this.assemble(now, path, c, [frame], false, false);
+      if (c === path.candidate) c.sent += bytes;
+      return true;
+    }
+    const size = this.packetBytes;
+    if (path.status === 'down') {
+      // Packets still arrive on it: acknowledge them (the peer learns the path half works).
+      return path.acks.mustSend(now) && this.assemble(now, path, path, [], false, false) > 0;
+    }
+    const probe = path.probesPending > 0;
+    const copies = carriesData && path.copies.length > 0 && path.recovery.window >= size;
+    if (!path.acks.mustSend(now) && !probe && !path.pingPending && !copies) return false;
+    if (!path.amplificationAllows(PROBE_PACKET_BYTES)) return false;
+    if (path.pingPending || probe) path.counters.probesSent++;
+    return this.assemble(now, path, path, [], carriesData && path.validated, probe) > 0;
+  }
+
+  private canSendChallenge(path: Path, c: PathChallenge): boolean {
+    if (!path.remoteCid || path.adminDown || path.localGone) return false;
+    if (c.tries >= CHALLENGE_TRIES_MAX) return false;
+    if (c === path.candidate)
+      return c.sent + PROBE_PACKET_BYTES <= AMPLIFICATION_FACTOR * c.received;
+    return path.amplificationAllows(PROBE_PACKET_BYTES);
+  }
+
+  /** Whether `c` needs a timer: it can be sent, or (after its last try) given up. */
+  private challengeSendable(path: Path, c: PathChallenge): boolean {
+    if (c.tries >= CHALLENGE_TRIES_MAX) return c === path.candidate || path.status === 'validating';
+    return this.canSendChallenge(path, c);
+  }
+
+  /** Sends data on the first path in `order` with room in its window and pacer. */
+  private sendData(now: number, order: readonly Path[]): void {
+    const size = this.packetBytes;
+    if (!this.hasMoreToSend() && !this.handshakeDonePending) {
+      for (const p of order) if (p.recovery.window >= size) p.appLimited = true;
       return;
     }
-    if (keys.updateDue(now)) keys.initiateUpdate(now);
-    const size = this.packetBytes;
-    const probe = this.probesPending > 0;
-    let eliciting =
-      this.handshakeDonePending ||
-      this.pingPending ||
-      this.streams.hasControl ||
-      this.streams.hasData ||
-      this.pendingDatagrams.length > 0;
-    if (eliciting && !probe) {
-      if (this.recovery.window < size) {
-        eliciting = false;
-        this.appLimited = false;
-      } else {
-        const wait = this.recovery.pacingDelay(now, size);
-        if (wait !== undefined) {
-          this.pacingUntilMs = wait;
-          eliciting = false;
-        } else this.pacingUntilMs = undefined;
+    for (const p of order) {
+      if (!p.validated) continue;
+      if (p.recovery.window < size) {
+        p.appLimited = false;
+        continue;
+      }
+      const wait = p.recovery.pacingDelay(now, size);
+      if (wait !== undefined) {
+        p.pacingUntilMs = wait;
+        continue;
+      }
+      p.pacingUntilMs = undefined;
+      if (this.assemble(now, p, p, [], true, false) > 0) {
+        this.currentPath = p;
+        if (p.recovery.window >= size) p.appLimited = !this.hasMoreToSend();
+        return;
       }
     }
-    const ackDue = this.acks.mustSend(now);
-    if (!eliciting && !ackDue && !probe) {
-      if (this.recovery.window >= size) this.appLimited = true;
-      return;
+  }
+
+  /**
+   * Builds and sends one packet on `path` to `to`: the path's ACK if it has news, `prefix`,
+   * then (with `data`) ack-eliciting content. Returns the bytes sent (0: nothing to send).
+   */
+  private assemble(
+    now: number,
+    path: Path,
+    to: PathTuple,
+    prefix: Frame[],
+    data: boolean,
+    probe: boolean,
+  ): number {
+    // The last number is kept for the CONNECTION_CLOSE, so the peer hears why.
+    if (path.nextPacketNumber + 1 >= this.packetNumberLimit) {
+      this.close(now, CloseCode.AEAD_LIMIT_REACHED, 'packet numbers exhausted');
+      return 0;
     }
     const frames: Frame[] = [];
     const sent: SentFrame[] = [];
-    let room = payloadRoom(size);
-    if (this.acks.hasNews) {
-      const ack = this.acks.frame(now);
+    let room = payloadRoom(this.packetBytes);
+    if (path.acks.hasNews) {
+      const ack = path.acks.frame(now);
       if (ack) {
-        frames.push(ack);
-        sent.push({ kind: 'ack', largest: ack.ranges[0]!.largest });
-        room -= encodeFrames([ack]).length;
+        const frame = path.id === 0 ? ack : { ...ack, pathId: path.id };
+        frames.push(frame);
+        sent.push({ kind: 'ack', pathId: path.id, largest: ack.ranges[0]!.largest });
+        room -= encodeFrames([frame]).length;
       }
     }
-    const ackEliciting = (eliciting || probe) && this.fillEliciting(frames, sent, room, probe);
-    if (frames.length === 0) return;
-    if (probe && ackEliciting) this.probesPending--;
-    if (ackEliciting && this.recovery.window >= size) this.appLimited = !this.hasMoreToSend();
-    this.sealAndSend(now, frames, sent, ackEliciting);
+    for (const f of prefix) {
+      frames.push(f);
+      sent.push({ kind: 'ping' });
+      room -= encodeFrames([f]).length;
+    }
+    let eliciting = prefix.length > 0;
+    if (data) eliciting = this.fillEliciting(path, frames, sent, room, probe) || eliciting;
+    else if (!eliciting && (path.pingPending || probe) && room >= 1) {
+      frames.push({ type: 'ping' });
+      sent.push({ kind: 'ping' });
+      eliciting = true;
+    }
+    if (frames.length === 0) return 0;
+    if (eliciting) path.pingPending = false;
+    if (probe && eliciting) path.probesPending--;
+    return this.sealAndSend(now, path, to, frames, sent, eliciting);
   }
 
   /** Whether anything ack-eliciting is still waiting after this packet. */
   private hasMoreToSend(): boolean {
-    return this.streams.hasData || this.streams.hasControl || this.pendingDatagrams.length > 0;
+    return (
+      this.streams.hasData ||
+      this.streams.hasControl ||
+      this.pendingDatagrams.length > 0 ||
+      this.control.length > 0
+    );
   }
 
   /** Adds ack-eliciting frames that fit in `room`; returns whether it added any. */
-  private fillEliciting(frames: Frame[], sent: SentFrame[], room: number, probe: boolean): boolean {
+  private fillEliciting(
+    path: Path,
+    frames: Frame[],
+    sent: SentFrame[],
+    room: number,
+    probe: boolean,
+  ): boolean {
     const before = sent.length;
     if (this.handshakeDonePending && room > 1) {
       this.handshakeDonePending = false;
       frames.push({ type: 'handshake_done' });
       sent.push({ kind: 'handshake_done' });
       room -= 1;
+    }
+    while (this.control.length > 0) {
+      const frame = this.control[0]!;
+      const need = encodeFrames([frame]).length;
+      if (need > room) break;
+      this.control.shift();
+      frames.push(frame);
+      sent.push({ kind: 'control', frame });
+      room -= need;
     }
     if (this.streams.hasControl) {
       const streamSent: SentStreamFrame[] = [];
@@ -1260,100 +2098,198 @@ export class Session {
       this.counters.datagramsSent++;
       room -= need;
     }
+    // Copies of redundant streams' frames that went on another path.
+    while (path.copies.length > 0) {
+      const copy = path.copies[0]!;
+      const need = encodedStreamFrameBytes(copy.frame);
+      if (need > room) break;
+      path.copies.shift();
+      frames.push(copy.frame);
+      sent.push(copy.sent);
+      room -= need;
+    }
+    let others: Path[] | undefined;
     while (room > STREAM_FRAME_MIN_ROOM) {
       const next = this.streams.nextFrame(room);
       if (!next) break;
       frames.push(next.frame);
       sent.push(next.sent);
       room -= encodedStreamFrameBytes(next.frame);
+      if (this.streams.policy(next.frame.streamId).mode === 'redundant') {
+        others ??= dataPaths(this.paths.values(), 'aggregate', undefined).filter((p) => p !== path);
+        for (const p of others)
+          if (p.copies.length < REDUNDANT_COPIES_MAX)
+            p.copies.push({ frame: next.frame, sent: next.sent });
+      }
     }
-    if ((this.pingPending || (probe && sent.length === before)) && room >= 1) {
-      this.pingPending = false;
+    if ((path.pingPending || (probe && sent.length === before)) && room >= 1) {
       frames.push({ type: 'ping' });
       sent.push({ kind: 'ping' });
     }
     return sent.length > before;
   }
 
-  private sealAndSend(now: number, frames: Frame[], sent: SentFrame[], ackEliciting: boolean) {
+  private sealAndSend(
+    now: number,
+    path: Path,
+    to: PathTuple,
+    frames: Frame[],
+    sent: SentFrame[],
+    ackEliciting: boolean,
+  ): number {
     const keys = this.keys!;
-    const pn = this.nextPacketNumber++;
-    const header = encodeShortHeader(this.remoteCid!, pn, keys.sendPhase);
+    const pn = path.nextPacketNumber++;
+    const header = encodeShortHeader(path.remoteCid!, pn, keys.sendPhase);
+    const keyGeneration = keys.sendGeneration;
     // Sealing copies the plaintext, so the writer's own buffer serves without another copy.
     const plaintext = encodeFrames(frames, new ByteWriter(this.packetBytes)).view();
-    const sealed = keys.seal(pn, header, plaintext);
+    const sealed = keys.seal(path.id, pn, header, plaintext);
     const bytes = concatBytes(header, sealed);
-    this.sendRaw(bytes);
+    this.sendRaw(bytes, to);
+    path.counters.packetsSent++;
+    path.counters.bytesSent += bytes.length;
+    // A packet to other addresses (a challenge of a candidate, a response to where a
+    // challenge came from) says nothing about this path's congestion: it is not tracked.
+    const elsewhere = to.local !== path.local || to.remote !== path.remote;
+    if (!path.validated && !elsewhere) path.unvalidatedSent += bytes.length;
     if (ackEliciting) {
       if (!this.elicitingSinceReceive) this.lastReceivedMs = Math.max(this.lastReceivedMs, now);
       this.elicitingSinceReceive = true;
-      this.lastElicitingSentMs = now;
+      path.lastElicitingSentMs = now;
     }
-    this.recovery.onPacketSent(now, {
+    for (const f of sent) if (f.kind === 'stream') path.counters.streamBytesSent += f.length;
+    const tracked = ackEliciting && !elsewhere;
+    path.recovery.onPacketSent(now, {
       packetNumber: pn,
       sentTimeMs: now,
       bytes: bytes.length,
-      ackEliciting,
-      inFlight: ackEliciting,
-      frames: sent,
+      ackEliciting: tracked,
+      inFlight: tracked,
+      frames: tracked ? sent : [],
+      keyGeneration,
     });
-  }
-
-  /** Sends CONNECTION_CLOSE in a packet of its own (not tracked: it is never retransmitted). */
-  private sendClose(): void {
-    const keys = this.keys;
-    if (!keys || !this.remoteCid || !this.closeFrame) return;
-    if (this.nextPacketNumber >= this.packetNumberLimit) return;
-    const pn = this.nextPacketNumber++;
-    const header = encodeShortHeader(this.remoteCid, pn, keys.sendPhase);
-    const sealed = keys.seal(pn, header, encodeFrames([this.closeFrame]).finish());
-    this.sendRaw(concatBytes(header, sealed));
+    return bytes.length;
   }
 
   /**
-   * Test hook: seals `frames` as they are into the next packet, bypassing every check of the
-   * sending side, so tests can play a peer that breaks the rules.
+   * Sends CONNECTION_CLOSE in a packet of its own on every path that may reach the peer (not
+   * tracked: it is never retransmitted, only repeated in answer to late packets).
    */
-  injectFrames(now: number, frames: Frame[]): void {
-    if (!this.keys || !this.remoteCid) throw new SessionClosedError('no keys to seal with');
-    this.sealAndSend(now, frames, [], false);
+  private sendClose(): void {
+    const keys = this.keys;
+    if (!keys || !this.closeFrame) return;
+    const targets = [...this.paths.values()].filter(
+      (p) => p.remoteCid && p.validated && p.status !== 'down' && !p.adminDown && !p.localGone,
+    );
+    if (targets.length === 0 && this.path0.remoteCid) targets.push(this.path0);
+    for (const p of targets) {
+      if (p.nextPacketNumber >= this.packetNumberLimit) continue;
+      const pn = p.nextPacketNumber++;
+      const header = encodeShortHeader(p.remoteCid!, pn, keys.sendPhase);
+      const sealed = keys.seal(p.id, pn, header, encodeFrames([this.closeFrame]).finish());
+      this.sendRaw(concatBytes(header, sealed), p);
+    }
   }
 
-  /** Test hook: continue packet numbering from `next`, to exercise limits without 2^48 packets. */
+  /**
+   * Test hook: seals `frames` as they are into the next packet of path 0 (or `pathId`),
+   * bypassing every check of the sending side, so tests can play a peer that breaks the rules.
+   */
+  injectFrames(now: number, frames: Frame[], pathId = 0): void {
+    const path = this.paths.get(pathId);
+    if (!this.keys || !path?.remoteCid) throw new SessionClosedError('no keys to seal with');
+    this.sealAndSend(now, path, path, frames, [], false);
+  }
+
+  /** Test hook: continue path 0's numbering from `next`, to exercise limits without 2^48 packets. */
   fastForwardPacketNumbers(next: number, limit = REJECT_AFTER_PACKETS): void {
-    if (next < this.nextPacketNumber) throw new RangeError('packet numbers never go back');
-    this.nextPacketNumber = next;
+    const path = this.path0;
+    if (next < path.nextPacketNumber) throw new RangeError('packet numbers never go back');
+    path.nextPacketNumber = next;
     this.packetNumberLimit = limit;
     // Keep loss detection's sequence: the skipped numbers were never sent.
-    this.recovery.skipPacketNumbers(next);
+    path.recovery.skipPacketNumbers(next);
   }
 
   get stats(): SessionStats {
-    const r = this.recovery;
-    const cc = r.cc.snapshot();
+    const primary = this.primaryPath().recovery;
+    let cwndBytes = 0;
+    let bytesInFlight = 0;
+    let congestionEvents = 0;
+    let packetsLost = 0;
+    let bytesLost = 0;
+    let ptoCount = 0;
+    let persistentCongestion = 0;
+    let pathsUp = 0;
+    for (const p of this.paths.values()) {
+      const r = p.recovery;
+      const cc = r.cc.snapshot();
+      if (p.carriesData) {
+        pathsUp++;
+        cwndBytes += cc.windowBytes;
+      }
+      bytesInFlight += r.bytesInFlight;
+      congestionEvents += cc.congestionEvents + p.retired.congestionEvents;
+      packetsLost += p.counters.packetsLost;
+      bytesLost += r.bytesLost + p.retired.bytesLost;
+      ptoCount += r.ptoFired + p.retired.ptoFired;
+      persistentCongestion += r.persistentCongestionEvents + p.retired.persistentCongestion;
+    }
+    const cc = primary.cc.snapshot();
     return {
       ...this.counters,
-      rttMs: r.rtt.smoothedMs,
-      rttVarMs: r.rtt.varianceMs,
-      minRttMs: r.rtt.hasSample ? r.rtt.minMs : -1,
-      latestRttMs: r.rtt.hasSample ? r.rtt.latestMs : -1,
+      rttMs: primary.rtt.smoothedMs,
+      rttVarMs: primary.rtt.varianceMs,
+      minRttMs: primary.rtt.hasSample ? primary.rtt.minMs : -1,
+      latestRttMs: primary.rtt.hasSample ? primary.rtt.latestMs : -1,
       congestionAlgorithm: cc.name,
-      cwndBytes: cc.windowBytes,
+      cwndBytes,
       ssthreshBytes: cc.ssthreshBytes,
-      bytesInFlight: r.bytesInFlight,
-      congestionEvents: cc.congestionEvents,
-      packetsLost: r.packetsLost,
-      bytesLost: r.bytesLost,
+      bytesInFlight,
+      congestionEvents,
+      packetsLost,
+      bytesLost,
       retransmittedBytes: this.streams.bytesRetransmitted,
       deliveredBytes: this.streams.bytesAcked,
       readBytes: this.streams.bytesDelivered,
-      ptoCount: r.ptoFired,
-      persistentCongestion: r.persistentCongestionEvents,
+      ptoCount,
+      persistentCongestion,
       keyUpdates: this.keys?.sendUpdates ?? 0,
       keyPhase: this.keys?.sendPhase ?? 0,
       streamsOpen: this.streams.openCount,
       streamsOpened: this.streams.streamsOpened,
+      paths: this.paths.size,
+      pathsUp,
+      failovers: this.sessionCounters.failovers,
+      suspended: this.suspendedSinceMs !== undefined,
+      suspensions: this.sessionCounters.suspensions,
     };
+  }
+
+  /** Every path, as operators see it. */
+  pathStats(): PathStats[] {
+    const out: PathStats[] = [];
+    for (const p of this.paths.values()) {
+      const r = p.recovery;
+      const settled = p.counters.packetsLost + p.counters.packetsAcked;
+      out.push({
+        id: p.id,
+        local: p.local,
+        remote: p.remote,
+        status: p.status,
+        standby: p.standby,
+        rttMs: r.rtt.smoothedMs,
+        minRttMs: r.rtt.hasSample ? r.rtt.minMs : -1,
+        rttVarMs: r.rtt.varianceMs,
+        cwndBytes: r.cc.snapshot().windowBytes,
+        bytesInFlight: r.bytesInFlight,
+        lossRate: settled > 0 ? p.counters.packetsLost / settled : 0,
+        ...p.counters,
+        ptoCount: r.ptoFired + p.retired.ptoFired,
+        reason: p.reason,
+      });
+    }
+    return out;
   }
 
   /**
@@ -1394,16 +2330,28 @@ function handshakeFailure(err: unknown): { reason: RejectReason; detail: string 
 /** What a sent packet carried: stream-layer frames, or the session's own. */
 export type SentFrame =
   | SentStreamFrame
-  | { kind: 'ack'; largest: number }
+  | { kind: 'ack'; pathId: number; largest: number }
+  /** Path and address control, sent again when lost if still true. */
+  | { kind: 'control'; frame: Frame }
   | { kind: 'handshake_done' }
   | { kind: 'ping' }
   | { kind: 'datagram' };
 
 /** Below this much room, no STREAM frame is started (its header alone takes up to 25 bytes). */
 const STREAM_FRAME_MIN_ROOM = 32;
+/** A challenge (or a probe) is sent this many times before the addresses are given up. */
+export const CHALLENGE_TRIES_MAX = 5;
+/** Addresses each side keeps of the other at most. */
+export const ADDRESSES_MAX = 16;
+/** What the 3× rule budgets for one probing packet. */
+const PROBE_PACKET_BYTES = 64;
 
 function encodedStreamFrameBytes(f: Frame & { type: 'stream' }): number {
   return streamFrameOverhead(f.streamId, f.offset, f.data.length) + f.data.length;
+}
+
+function pairKey(local: Locator, remote: Locator): string {
+  return `${local} ${remote}`;
 }
 
 function copyShort(p: ShortHeaderPacket): ShortHeaderPacket {

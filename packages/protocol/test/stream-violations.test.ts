@@ -213,7 +213,7 @@ t.test('an ACK of a packet b never sent: PROTOCOL_VIOLATION', async (t) => {
     {},
     [[{ type: 'ack', ranges: [{ smallest: 0, largest: 1_000_000 }], ackDelayMs: 0 }]],
     CloseCode.PROTOCOL_VIOLATION,
-    /ACK of packet 1000000, never sent/,
+    /ACK of packet 1000000 of path 0, never sent/,
   );
 });
 

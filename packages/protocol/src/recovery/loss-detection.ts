@@ -36,6 +36,8 @@ export interface SentPacket<F> extends SentPacketInfo {
   /** Counted in bytes in flight (ack-eliciting or padding). */
   inFlight: boolean;
   frames: F[];
+  /** The packet-protection key generation that sealed it (key update waits for its ACK). */
+  keyGeneration?: number;
 }
 
 export interface AckOutcome<F> {

@@ -4,11 +4,15 @@
  */
 import { asciiBytes } from '../bytes.js';
 import { ByteReader, ByteWriter, varintLength, WireDecodeError } from './codec.js';
+import { CID_BYTES } from './packet.js';
 
 export const FrameType = {
   PADDING: 0x00,
   PING: 0x01,
+  /** ACK of path 0's packets. */
   ACK: 0x02,
+  /** ACK of another path's packets: the path ID comes first. */
+  PATH_ACK: 0x03,
   RESET_STREAM: 0x04,
   STOP_SENDING: 0x05,
   /** 0x08–0x0f: the low three bits are OFF (0x04), LEN (0x02) and FIN (0x01). */
@@ -19,9 +23,18 @@ export const FrameType = {
   DATA_BLOCKED: 0x14,
   STREAM_DATA_BLOCKED: 0x15,
   STREAMS_BLOCKED: 0x16,
+  /** A connection ID for the sender to receive on, for one path ID. */
+  PATH_CID: 0x18,
+  PATH_CHALLENGE: 0x1a,
+  PATH_RESPONSE: 0x1b,
   CONNECTION_CLOSE: 0x1c,
   HANDSHAKE_DONE: 0x1e,
   DATAGRAM: 0x31,
+  /** The sender can be reached at a locator (sequence number, locator text). */
+  ADD_ADDRESS: 0x3a,
+  REMOVE_ADDRESS: 0x3b,
+  /** The sender dropped a path; the receiver drops it too. */
+  PATH_ABANDON: 0x3c,
 } as const;
 
 const STREAM_OFF = 0x04;
@@ -41,12 +54,17 @@ export interface AckRange {
 
 /** Longest close reason sent or accepted, in bytes. */
 export const CLOSE_REASON_BYTES_MAX = 256;
+/** Longest locator text in ADD_ADDRESS (an IPv6 address with zone and port fits). */
+export const LOCATOR_BYTES_MAX = 128;
+/** PATH_CHALLENGE / PATH_RESPONSE carry this many bytes (RFC 9000 §19.17). */
+export const PATH_CHALLENGE_BYTES = 8;
 
 export type Frame =
   | { type: 'padding'; length: number }
   | { type: 'ping' }
   /** Ranges in descending order, as sent; `ackDelayMs` as measured by the sender. */
-  | { type: 'ack'; ranges: AckRange[]; ackDelayMs: number }
+  /** `pathId` 0 (or absent) is path 0's ACK; others are PATH_ACKs. */
+  | { type: 'ack'; pathId?: number; ranges: AckRange[]; ackDelayMs: number }
   | { type: 'reset_stream'; streamId: number; code: number; finalSize: number }
   | { type: 'stop_sending'; streamId: number; code: number }
   | { type: 'stream'; streamId: number; offset: number; data: Uint8Array; fin: boolean }
@@ -58,10 +76,17 @@ export type Frame =
   | { type: 'streams_blocked'; limit: number }
   | { type: 'connection_close'; code: number; reason: string }
   | { type: 'handshake_done' }
-  | { type: 'datagram'; data: Uint8Array };
+  | { type: 'datagram'; data: Uint8Array }
+  | { type: 'path_cid'; pathId: number; cid: Uint8Array }
+  | { type: 'path_challenge'; data: Uint8Array }
+  | { type: 'path_response'; data: Uint8Array }
+  | { type: 'add_address'; seq: number; locator: string }
+  | { type: 'remove_address'; seq: number }
+  | { type: 'path_abandon'; pathId: number };
 
 /** Whether receiving the frame obliges the receiver to answer (RFC 9002 §2 "ack-eliciting"). */
 export function isAckEliciting(frame: Frame): boolean {
+  // PATH_* frames elicit ACKs too: a path is proven alive by acknowledgements.
   return frame.type !== 'padding' && frame.type !== 'ack' && frame.type !== 'connection_close';
 }
 
@@ -86,7 +111,27 @@ export function encodeFrames(frames: Frame[], w = new ByteWriter(256)): ByteWrit
         w.u8(FrameType.DATAGRAM).varint(f.data.length).bytes(f.data);
         break;
       case 'ack':
-        encodeAck(w, f.ranges, f.ackDelayMs);
+        encodeAck(w, f.pathId ?? 0, f.ranges, f.ackDelayMs);
+        break;
+      case 'path_cid':
+        w.u8(FrameType.PATH_CID).varint(f.pathId).bytes(f.cid);
+        break;
+      case 'path_challenge':
+        w.u8(FrameType.PATH_CHALLENGE).bytes(f.data);
+        break;
+      case 'path_response':
+        w.u8(FrameType.PATH_RESPONSE).bytes(f.data);
+        break;
+      case 'add_address': {
+        const text = asciiBytes(toAscii(f.locator).slice(0, LOCATOR_BYTES_MAX));
+        w.u8(FrameType.ADD_ADDRESS).varint(f.seq).varint(text.length).bytes(text);
+        break;
+      }
+      case 'remove_address':
+        w.u8(FrameType.REMOVE_ADDRESS).varint(f.seq);
+        break;
+      case 'path_abandon':
+        w.u8(FrameType.PATH_ABANDON).varint(f.pathId);
         break;
       case 'reset_stream':
         w.u8(FrameType.RESET_STREAM).varint(f.streamId).varint(f.code).varint(f.finalSize);
@@ -121,12 +166,18 @@ export function encodeFrames(frames: Frame[], w = new ByteWriter(256)): ByteWrit
   return w;
 }
 
-function encodeAck(w: ByteWriter, ranges: readonly AckRange[], ackDelayMs: number): void {
+function encodeAck(
+  w: ByteWriter,
+  pathId: number,
+  ranges: readonly AckRange[],
+  ackDelayMs: number,
+): void {
   const first = ranges[0];
   if (!first) throw new RangeError('an ACK frame needs at least one range');
   const delay = Math.max(0, Math.round(ackDelayMs * ACK_DELAY_UNITS_PER_MS));
-  w.u8(FrameType.ACK)
-    .varint(first.largest)
+  if (pathId === 0) w.u8(FrameType.ACK);
+  else w.u8(FrameType.PATH_ACK).varint(pathId);
+  w.varint(first.largest)
     .varint(delay)
     .varint(ranges.length - 1);
   w.varint(first.largest - first.smallest);
@@ -190,7 +241,44 @@ export function decodeFrames(payload: Uint8Array): Frame[] {
         break;
       }
       case FrameType.ACK:
-        frames.push(decodeAck(r));
+        frames.push(decodeAck(r, 0));
+        break;
+      case FrameType.PATH_ACK:
+        frames.push(decodeAck(r, readPathId(r)));
+        break;
+      case FrameType.PATH_CID:
+        frames.push({
+          type: 'path_cid',
+          pathId: readPathId(r),
+          cid: r.bytesView(CID_BYTES, 'connection id').slice(),
+        });
+        break;
+      case FrameType.PATH_CHALLENGE:
+      case FrameType.PATH_RESPONSE:
+        frames.push({
+          type: type === FrameType.PATH_CHALLENGE ? 'path_challenge' : 'path_response',
+          data: r.bytesView(PATH_CHALLENGE_BYTES, 'path challenge data').slice(),
+        });
+        break;
+      case FrameType.ADD_ADDRESS: {
+        const seq = r.varint('address sequence');
+        const length = r.varint('locator length');
+        if (length === 0 || length > LOCATOR_BYTES_MAX)
+          throw new WireDecodeError(`locator of ${length} bytes`);
+        const text = r.bytesView(length, 'locator');
+        let locator = '';
+        for (const b of text) {
+          if (b < 0x21 || b >= 0x7f) throw new WireDecodeError('locator is not printable ASCII');
+          locator += String.fromCharCode(b);
+        }
+        frames.push({ type: 'add_address', seq, locator });
+        break;
+      }
+      case FrameType.REMOVE_ADDRESS:
+        frames.push({ type: 'remove_address', seq: r.varint('address sequence') });
+        break;
+      case FrameType.PATH_ABANDON:
+        frames.push({ type: 'path_abandon', pathId: readPathId(r) });
         break;
       case FrameType.RESET_STREAM:
         frames.push({
@@ -244,7 +332,7 @@ export function decodeFrames(payload: Uint8Array): Frame[] {
   return frames;
 }
 
-function decodeAck(r: ByteReader): Frame {
+function decodeAck(r: ByteReader, pathId: number): Frame {
   const largest = r.varint('ack largest');
   const delay = r.varint('ack delay');
   const count = r.varint('ack range count');
@@ -261,7 +349,19 @@ function decodeAck(r: ByteReader): Frame {
     ranges.push({ smallest: high - length, largest: high });
     smallest = high - length;
   }
-  return { type: 'ack', ranges, ackDelayMs: delay / ACK_DELAY_UNITS_PER_MS };
+  const ackDelayMs = delay / ACK_DELAY_UNITS_PER_MS;
+  return pathId === 0
+    ? { type: 'ack', ranges, ackDelayMs }
+    : { type: 'ack', pathId, ranges, ackDelayMs };
+}
+
+/** Path IDs go into the AEAD nonce's first 32 bits, so they stay below 2^32. */
+export const PATH_ID_MAX = 2 ** 32 - 1;
+
+function readPathId(r: ByteReader): number {
+  const id = r.varint('path id');
+  if (id > PATH_ID_MAX) throw new WireDecodeError(`path id ${id} beyond 2^32`);
+  return id;
 }
 
 function decodeStream(r: ByteReader, type: number): Frame {

@@ -230,9 +230,15 @@ export function decodePacketNumber(largestReceived: number, truncated: number): 
   return candidate;
 }
 
-/** AEAD nonce for a packet number: 4 zero bytes then the number as 64-bit little-endian (as Noise §5.1). */
-export function packetNonce(packetNumber: number): Uint8Array {
+/**
+ * AEAD nonce for a packet: the path ID as 32-bit little-endian, then the packet number as 64-bit
+ * little-endian (Noise §5.1's layout, whose first 4 bytes are zero, for path 0). Every path has
+ * its own packet-number space under the session's one key, so the path ID keeps nonces unique
+ * (as in multipath QUIC).
+ */
+export function packetNonce(pathId: number, packetNumber: number): Uint8Array {
   const nonce = new Uint8Array(12);
+  new DataView(nonce.buffer).setUint32(0, pathId, true);
   let v = packetNumber;
   for (let i = 4; i < 12; i++) {
     nonce[i] = v % 256;
