@@ -17,3 +17,6 @@ export * from './recovery/loss-detection.js';
 export * from './stream/streams.js';
 export type { ReadResult } from './stream/recv-stream.js';
 export type { SendState } from './stream/send-stream.js';
+export * from './path/scheduler.js';
+export type { PathStatus } from './path/path.js';
+export * from './fec/index.js';
