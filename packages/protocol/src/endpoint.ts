@@ -846,7 +846,7 @@ export class Endpoint {
     this.sessions.delete(s.id);
     this.sending.delete(s);
     this.halfOpen.delete(s.id);
-    for (const [cid, route] of this.byCid) if (route.session === s) this.byCid.delete(cid);
+    for (const cid of s.receiveCids()) this.byCid.delete(toHex(cid));
     this.byOdcid.delete(toHex(s.odcid));
     this.announced.delete(s.id);
     this.startedMs.delete(s.id);

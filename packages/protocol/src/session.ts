@@ -2308,6 +2308,11 @@ export class Session {
     return this.expectedEid;
   }
 
+  /** Every connection ID this session receives on (the endpoint routes them). */
+  receiveCids(): Uint8Array[] {
+    return [...this.localCids.values()];
+  }
+
   /** Datagrams still queued; the endpoint takes them when it forgets the session. */
   takeOutbox(): Transmit[] {
     return this.outbox.splice(0);
