@@ -1906,16 +1906,21 @@ export class Session {
     if (this.role === 'responder' && !this.addressValidated) return;
     if (keys.updateDue(now)) keys.initiateUpdate(now);
     const order = dataPaths(this.paths.values(), this.config.scheduler, this.currentPath);
-    const paths = [...this.paths.values()];
-    for (let i = 0; i < paths.length; i++) {
-      const p = paths[(this.pathTurn + i) % paths.length]!;
-      if (this.sendPathDuty(now, p, order.includes(p))) {
-        this.pathTurn = (this.pathTurn + i + 1) % paths.length;
-        return;
+    if (this.paths.size === 1) {
+      // The common case, without the turn-taking.
+      if (this.sendPathDuty(now, this.path0, order.length > 0)) return;
+    } else {
+      const paths = [...this.paths.values()];
+      for (let i = 0; i < paths.length; i++) {
+        const p = paths[(this.pathTurn + i) % paths.length]!;
+        if (this.sendPathDuty(now, p, order.includes(p))) {
+          this.pathTurn = (this.pathTurn + i + 1) % paths.length;
+          return;
+        }
+        if (this.state !== 'established') return;
       }
-      if (this.state !== 'established') return;
     }
-    this.sendData(now, order);
+    if (this.state === 'established') this.sendData(now, order);
   }
 
   /** Sends what `path` itself owes, if anything; true when a packet went out. */
@@ -1927,7 +1932,8 @@ export class Session {
       this.assemble(now, path, response, [frame], false, false);
       return true;
     }
-    for (const c of [path.candidate, path.challenge]) {
+    for (let i = 0; i < 2; i++) {
+      const c = i === 0 ? path.candidate : path.challenge;
       if (!c || now < c.nextSendMs || !this.canSendChallenge(path, c)) continue;
       c.tries++;
       c.lastSentMs = now;

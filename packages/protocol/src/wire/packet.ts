@@ -238,7 +238,10 @@ export function decodePacketNumber(largestReceived: number, truncated: number): 
  */
 export function packetNonce(pathId: number, packetNumber: number): Uint8Array {
   const nonce = new Uint8Array(12);
-  new DataView(nonce.buffer).setUint32(0, pathId, true);
+  nonce[0] = pathId & 0xff;
+  nonce[1] = (pathId >>> 8) & 0xff;
+  nonce[2] = (pathId >>> 16) & 0xff;
+  nonce[3] = pathId >>> 24;
   let v = packetNumber;
   for (let i = 4; i < 12; i++) {
     nonce[i] = v % 256;
