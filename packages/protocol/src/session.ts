@@ -997,6 +997,9 @@ export class Session {
           this.remoteCids.size < 2 * this.config.maxPaths
         ) {
           this.remoteCids.set(frame.pathId, frame.cid);
+          // The peer may have opened the path before this frame arrived (reordering).
+          const opened = this.paths.get(frame.pathId);
+          if (opened && !opened.remoteCid) opened.remoteCid = frame.cid;
           this.openPaths(now);
         }
         return true;
@@ -1397,7 +1400,8 @@ export class Session {
    */
   private suspect(now: number, path: Path, reason: string): void {
     if (!path.carriesData) return;
-    const carrying = path.recovery.bytesInFlight > 0 && this.currentPath === path;
+    // Under `aggregate` every path carries data; under `active-backup`, only the current one.
+    const carrying = hasStreamDataInFlight(path);
     path.status = 'suspect';
     path.reason = reason;
     path.sinceMs = now;
@@ -1419,7 +1423,7 @@ export class Session {
    */
   private pathDown(now: number, path: Path, reason: string): void {
     if (path.status === 'down') return;
-    const carrying = this.currentPath === path && (path.carriesData || path.status === 'suspect');
+    const carrying = (path.carriesData || path.status === 'suspect') && hasStreamDataInFlight(path);
     const wasSuspect = path.status === 'suspect';
     path.status = 'down';
     path.reason = reason;
@@ -2359,6 +2363,13 @@ const PROBE_PACKET_BYTES = 64;
 
 function encodedStreamFrameBytes(f: Frame & { type: 'stream' }): number {
   return streamFrameOverhead(f.streamId, f.offset, f.data.length) + f.data.length;
+}
+
+/** Whether the path has stream data unacknowledged (a failover moves something). */
+function hasStreamDataInFlight(path: Path): boolean {
+  for (const p of path.recovery.outstanding())
+    for (const f of p.frames) if (f.kind === 'stream') return true;
+  return false;
 }
 
 function pairKey(local: Locator, remote: Locator): string {
