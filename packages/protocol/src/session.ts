@@ -45,6 +45,8 @@ import {
   Path,
   REDUNDANT_COPIES_MAX,
   RESPONSES_MAX,
+  SUSPECT_FACTOR_DECAY_MS,
+  SUSPECT_FACTOR_MAX,
   type PathChallenge,
   type PathStatus,
 } from './path/path.js';
@@ -738,8 +740,14 @@ export class Session {
       return;
     }
     if (this.role === 'responder' && packet.type === LongType.INITIAL) {
-      // A retransmitted INITIAL: the reply was lost, or is still in flight. Answer from cache.
-      if (!this.addressValidated) this.sendHandshakeReply(now);
+      // A retransmitted INITIAL: the reply was lost, or is still in flight. Answer from cache,
+      // where this copy came from: a NAT may have rebound the initiator since the first one.
+      // (The 3× budget is the session's, so a spoofed copy cannot buy more replies.)
+      if (!this.addressValidated) {
+        this.path0.local = path.local;
+        this.path0.remote = path.remote;
+        this.sendHandshakeReply(now);
+      }
       this.reject('duplicate', 'INITIAL already answered');
       return;
     }
@@ -1233,7 +1241,7 @@ export class Session {
         p.localGone = false;
         p.validated = false;
         p.amplificationLimited = false;
-        this.startChallenge(now, p);
+        this.probeAgain(now, p);
       }
     this.openPaths(now);
   }
@@ -1286,8 +1294,27 @@ export class Session {
       p.challenge = undefined;
     } else if (p.adminDown) {
       p.adminDown = false;
-      this.startChallenge(now, p);
+      this.probeAgain(now, p);
     }
+  }
+
+  /** Where data goes when `failed` fails: a path that can carry it (never another suspect). */
+  private failoverTarget(failed: Path): Path | undefined {
+    const next = dataPaths(this.paths.values(), this.config.scheduler, undefined).find(
+      (p) => p !== failed,
+    );
+    return next?.carriesData ? next : undefined;
+  }
+
+  /**
+   * Challenges a path again (moved to a new local address, or let up by hand). A down path also
+   * gets its probe schedule back, so a lost challenge is followed by another.
+   */
+  private probeAgain(now: number, path: Path): void {
+    this.startChallenge(now, path);
+    if (path.status !== 'down') return;
+    path.probeBackoffMs = Math.max(100, this.suspectProbeMs(path));
+    path.nextProbeMs = now + path.probeBackoffMs;
   }
 
   private startChallenge(now: number, path: Path): void {
@@ -1384,8 +1411,13 @@ export class Session {
     this.checkResume(now);
   }
 
-  /** A suspect path was acknowledged again. */
+  /**
+   * A suspect path was acknowledged again: a false alarm (a burst of loss, a delayed ACK). The
+   * threshold doubles, so a lossy path is not suspected, and its data duplicated, every PTO.
+   */
   private pathUp(now: number, path: Path): void {
+    path.suspectFactor = Math.min(path.suspectFactor * 2, SUSPECT_FACTOR_MAX);
+    path.lastFalseAlarmMs = now;
     path.status = path.standby ? 'standby' : 'active';
     path.reason = '';
     path.sinceMs = now;
@@ -1409,8 +1441,8 @@ export class Session {
     path.pingPending = true;
     path.nextProbeMs = now + this.suspectProbeMs(path);
     this.pathEvent(path, 'suspect', reason);
-    const alternative = dataPaths(this.paths.values(), this.config.scheduler, undefined)[0];
-    if (alternative && alternative !== path) {
+    const alternative = this.failoverTarget(path);
+    if (alternative) {
       this.reinject(path, path.recovery);
       if (carrying) this.failover(now, path, alternative, reason);
     }
@@ -1437,7 +1469,7 @@ export class Session {
     path.nextProbeMs = now + path.probeBackoffMs;
     this.pathEvent(path, 'down', reason);
     if (this.currentPath === path) this.currentPath = undefined;
-    const alternative = dataPaths(this.paths.values(), this.config.scheduler, undefined)[0];
+    const alternative = this.failoverTarget(path);
     if (carrying && !wasSuspect && alternative) this.failover(now, path, alternative, reason);
     this.checkSuspend(now);
   }
@@ -1494,7 +1526,8 @@ export class Session {
    * after that packet left, or after the last acknowledgement if that came later.
    */
   private suspectAt(path: Path, oldestSentMs: number): number {
-    return Math.max(path.lastAckMs, oldestSentMs) + path.recovery.rtt.ptoMs(this.peerMaxAckDelayMs);
+    const pto = path.recovery.rtt.ptoMs(this.peerMaxAckDelayMs);
+    return Math.max(path.lastAckMs, oldestSentMs) + path.suspectFactor * pto;
   }
 
   private suspectProbeMs(path: Path): number {
@@ -1512,10 +1545,15 @@ export class Session {
     const consider = (v: number | undefined) => {
       if (v !== undefined && (t === undefined || v < t)) t = v;
     };
-    // Nothing at all is sent on a path taken down by hand or without its local address.
-    if (path.adminDown || path.localGone) return undefined;
-    consider(path.recovery.timeout(this.peerMaxAckDelayMs));
-    consider(path.acks.deadline);
+    // Nothing at all is sent on a path taken down by hand, without its local address, or
+    // without the peer's connection ID for it yet: none of its timers could be served.
+    if (path.adminDown || path.localGone || !path.remoteCid) return undefined;
+    // At the 3× limit nothing can go on it, not even an ACK, so neither its probe timer
+    // (RFC 9002 §6.2.2.1) nor its ACK timer: they wait for more to arrive from its addresses.
+    if (path.amplificationAllows(PROBE_PACKET_BYTES)) {
+      consider(path.recovery.timeout(this.peerMaxAckDelayMs));
+      consider(path.acks.deadline);
+    }
     consider(path.pacingUntilMs);
     if (path.carriesData) {
       const oldest = path.recovery.oldestUnacked();
@@ -1541,6 +1579,10 @@ export class Session {
         const { lost, probes } = path.recovery.onTimeout(now, this.peerMaxAckDelayMs);
         this.onPacketsLost(path, lost);
         if (probes > 0) this.armProbes(path, probes);
+      }
+      if (path.suspectFactor > 1 && now >= path.lastFalseAlarmMs + SUSPECT_FACTOR_DECAY_MS) {
+        path.suspectFactor /= 2;
+        path.lastFalseAlarmMs = now;
       }
       if (path.carriesData) {
         const oldest = path.recovery.oldestUnacked();
@@ -1884,6 +1926,9 @@ export class Session {
 
   /** RFC 9000 §10.1: the smaller of both idle timeouts (0 = none), and at least 3×PTO. */
   private idleDeadline(): number | undefined {
+    // Suspended (every path down): kept for suspendTimeoutMs, not closed at the idle timeout.
+    if (this.suspendedSinceMs !== undefined && this.config.suspendTimeoutMs > 0)
+      return this.suspendedSinceMs + this.config.suspendTimeoutMs;
     const local = this.config.idleTimeoutMs;
     const peer = this.remoteParams?.idleTimeoutMs ?? 0;
     const idle = local > 0 && peer > 0 ? Math.min(local, peer) : Math.max(local, peer);
@@ -1933,7 +1978,11 @@ export class Session {
     const response = path.responses.shift();
     if (response) {
       const frame: Frame = { type: 'path_response', data: response.data };
-      this.assemble(now, path, response, [frame], false, false);
+      const bytes = this.assemble(now, path, response, [frame], false, false);
+      // To a candidate address, it counts against that address's 3× budget (RFC 9000 §8).
+      const cand = path.candidate;
+      if (cand && cand.local === response.local && cand.remote === response.remote)
+        cand.sent += bytes;
       return true;
     }
     for (let i = 0; i < 2; i++) {
@@ -2026,7 +2075,10 @@ export class Session {
     const frames: Frame[] = [];
     const sent: SentFrame[] = [];
     let room = payloadRoom(this.packetBytes);
-    if (path.acks.hasNews) {
+    // The path's ACKs go to its own addresses: a packet to others (a challenge of a candidate,
+    // a response to where a challenge came from) stays small, within their 3× budget.
+    const elsewhere = to.local !== path.local || to.remote !== path.remote;
+    if (path.acks.hasNews && !elsewhere) {
       const ack = path.acks.frame(now);
       if (ack) {
         const frame = path.id === 0 ? ack : { ...ack, pathId: path.id };

@@ -39,6 +39,10 @@ export interface PathChallenge {
   sent: number;
 }
 
+/** A lossy path's suspicion threshold grows to at most this many probe timeouts. */
+export const SUSPECT_FACTOR_MAX = 8;
+/** Without a false alarm for this long, the suspicion threshold halves again. */
+export const SUSPECT_FACTOR_DECAY_MS = 10_000;
 /** Copies of a redundant stream's frames owed to a path, at most this many. */
 export const REDUNDANT_COPIES_MAX = 256;
 /** Before an address is validated, at most this many times the bytes received are sent to it. */
@@ -112,6 +116,12 @@ export class Path {
   sinceMs: number;
   nextProbeMs: number | undefined;
   probeBackoffMs = 0;
+  /**
+   * Multiplier of the suspicion threshold: doubled by each false alarm (suspect, then
+   * acknowledged again), up to {@link SUSPECT_FACTOR_MAX}; halved after a quiet while.
+   */
+  suspectFactor = 1;
+  lastFalseAlarmMs = -Infinity;
   /** Why it is suspect or down, for events and stats. */
   reason = '';
   readonly counters: PathCounters = {
