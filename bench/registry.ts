@@ -3,7 +3,8 @@
  * one: write `bench/<name>.ts` exporting a {@link Benchmark} and list it here.
  */
 import { fecCodec } from './fec-codec.js';
+import { multipath } from './multipath.js';
 import { protocolGoodput } from './protocol-goodput.js';
 import type { Benchmark } from './types.js';
 
-export const BENCHMARKS: readonly Benchmark[] = [protocolGoodput, fecCodec];
+export const BENCHMARKS: readonly Benchmark[] = [protocolGoodput, fecCodec, multipath];

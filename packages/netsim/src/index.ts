@@ -61,3 +61,42 @@ export {
   type TransferResult,
 } from './scenario/stream-transfer.js';
 export type { FaultPhases, LinkSummary } from './scenario/common.js';
+export { NatNode, type NatStats } from './nat.js';
+export {
+  MP_A,
+  MP_A_INSIDE,
+  MP_B,
+  TwoPathTopology,
+  type LinkIndex,
+} from './scenario/multipath-topology.js';
+export {
+  MultipathNode,
+  RunLog,
+  type AddressLedger,
+  type LoggedEvent,
+  type MultipathNodeOptions,
+  type Side,
+  type StreamPlan,
+  type StreamSend,
+} from './scenario/multipath-node.js';
+export {
+  MP_SWEEP_HEAL_AT_MS,
+  MP_SWEEP_MAX_VIRTUAL_MS,
+  randomMultipath,
+  type LinkFlap,
+  type RandomMultipath,
+} from './scenario/multipath-random.js';
+export {
+  MULTIPATH_SCENARIOS,
+  MULTIPATH_SCENARIO_SUMMARY,
+  runMultipath,
+  scenarioDefaults,
+  type MultipathOptions,
+  type MultipathResult,
+  type MultipathRun,
+  type MultipathScenario,
+  type ScenarioDefaults,
+  type ScriptedAction,
+  type TimelinePath,
+  type TimelineRow,
+} from './scenario/multipath.js';

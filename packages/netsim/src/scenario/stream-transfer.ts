@@ -253,25 +253,11 @@ class TransferNode extends EndpointNode {
         continue;
       }
       const size = this.options.sizes[inc.index]!;
-      if (inc.done) throw new SafetyViolation(`${this.options.name}: read after the end`);
-      if (inc.read + r.data.length > size)
-        throw new SafetyViolation(
-          `${this.options.name}: stream ${streamId} delivered ${inc.read + r.data.length} bytes of ${size}`,
-        );
-      const expected = streamContent(inc.index, inc.read, r.data.length);
-      for (let i = 0; i < expected.length; i++)
-        if (expected[i] !== r.data[i])
-          throw new SafetyViolation(
-            `${this.options.name}: stream ${streamId} byte ${inc.read + i} differs (altered, reordered or duplicated)`,
-          );
+      checkStreamRead(this.options.name, streamId, inc, inc.index, size, r);
       this.streamHashes[inc.index]!.update(r.data);
       inc.read += r.data.length;
       this.bytesIn += r.data.length;
       if (r.fin) {
-        if (inc.read !== size)
-          throw new SafetyViolation(
-            `${this.options.name}: stream ${streamId} ended at ${inc.read} of ${size} bytes`,
-          );
         inc.done = true;
         this.streamsDone++;
         if (this.done) {
@@ -380,4 +366,31 @@ function pickStats(s: SessionStats | undefined): Partial<SessionStats> {
     keyUpdates: s.keyUpdates,
     rttMs: round3(s.rttMs),
   };
+}
+
+/**
+ * Checks one read of an incoming stream against the bytes expected at its offset (content
+ * `content` of `size` bytes, `state.read` read so far): a duplicate, an alteration, a reorder, a
+ * read past the end or an early end is a {@link SafetyViolation}. The caller then counts it.
+ */
+export function checkStreamRead(
+  who: string,
+  streamId: number,
+  state: { read: number; done: boolean },
+  content: number,
+  size: number,
+  r: { data: Uint8Array; fin: boolean },
+): void {
+  if (state.done) throw new SafetyViolation(`${who}: read after the end`);
+  const end = state.read + r.data.length;
+  if (end > size)
+    throw new SafetyViolation(`${who}: stream ${streamId} delivered ${end} bytes of ${size}`);
+  const expected = streamContent(content, state.read, r.data.length);
+  for (let i = 0; i < expected.length; i++)
+    if (expected[i] !== r.data[i])
+      throw new SafetyViolation(
+        `${who}: stream ${streamId} byte ${state.read + i} differs (altered, reordered or duplicated)`,
+      );
+  if (r.fin && end !== size)
+    throw new SafetyViolation(`${who}: stream ${streamId} ended at ${end} of ${size} bytes`);
 }
