@@ -1269,7 +1269,7 @@ export class Session {
   }
 
   /** Administrative standby: the path is used only when no active path is usable. */
-  setPathStandby(now: number, pathId: number, standby: boolean): void {
+  setPathStandby(_now: number, pathId: number, standby: boolean): void {
     const p = this.paths.get(pathId);
     if (!p) throw new UnknownPathError(`session ${this.id} has no path ${pathId}`);
     p.standby = standby;
@@ -1277,7 +1277,6 @@ export class Session {
       p.status = standby ? 'standby' : 'active';
       this.pathEvent(p, standby ? 'standby' : 'active', 'set by the application');
     }
-    void now;
   }
 
   /**
