@@ -285,3 +285,31 @@ t.test('redundant stream: every byte goes on both paths; key updates span paths'
   );
   t.ok(p.a.sessionInfo(a).stats.keyUpdates >= 2, 'keys updated while two paths were in use');
 });
+
+t.test('a standby path carries nothing while an active one works, and takes over', async (t) => {
+  const { p, a, b } = await twoPaths(408);
+  p.a.setPathStandby(p.now, a, 1, true);
+  const sid = p.a.openStream(p.now, a);
+  const data = payload(400 * KIB, 6);
+  p.a.streamWrite(p.now, a, sid, data);
+  p.a.streamEnd(p.now, a, sid);
+  const rb = new Reader(p, 'b', b);
+  let halfAt: number | undefined;
+  runDelayed(p, p.now + 30_000, {
+    delayMs: 10,
+    afterDeliver: () => {
+      rb.drain();
+      if (halfAt === undefined && rb.record(sid).bytes > 200 * KIB) {
+        halfAt = p.now;
+        t.equal(p.a.paths(a)[1]!.streamBytesSent, 0, 'nothing on standby so far');
+      }
+    },
+    // Path 0 dies halfway: the standby must take the rest.
+    drop: (tr) => halfAt !== undefined && !onLink2(tr),
+  });
+  t.ok(bytesEqual(rb.data(sid), data), 'byte-exact');
+  const paths = p.a.paths(a);
+  t.equal(paths[1]!.status, 'standby');
+  t.ok(paths[1]!.streamBytesSent > 100 * KIB, `standby took over: ${paths[1]!.streamBytesSent}`);
+  t.match(eventsOf(p, 'a', 'failover')[0], { from: 0, to: 1 });
+});
