@@ -25,7 +25,12 @@ import {
 } from '@braid/protocol';
 import { SafetyViolation } from './app-node.js';
 import { EndpointNode, type Dial } from './common.js';
-import { checkStreamRead, Fnv1a32, streamContent } from './stream-transfer.js';
+import {
+  Fnv1a32,
+  readCheckedStream,
+  streamContent,
+  type IncomingStream,
+} from './stream-transfer.js';
 
 export type Side = 'a' | 'b';
 
@@ -122,11 +127,9 @@ interface Outgoing {
   ended: boolean;
 }
 
-interface Incoming {
+interface Incoming extends IncomingStream {
   index: number;
   size: number;
-  read: number;
-  done: boolean;
   hash: Fnv1a32;
 }
 
@@ -422,31 +425,27 @@ export class MultipathNode extends EndpointNode {
   }
 
   private readAll(now: number, streamId: number): void {
-    const sid = this.session!;
     const inc = this.incoming.get(streamId);
-    for (let fin = false; !fin;) {
-      const r = this.endpoint.streamRead(now, sid, streamId);
-      if (!r) return;
-      fin = r.fin;
-      if (!inc) {
-        // The peer's (empty) half of one of our streams: only its end may arrive.
-        if (r.data.length > 0)
-          throw new SafetyViolation(`${this.side}: unexpected bytes on stream ${streamId}`);
-        continue;
-      }
-      checkStreamRead(this.side, streamId, inc, contentIndex(this.peer, inc.index), inc.size, r);
-      inc.hash.update(r.data);
-      inc.read += r.data.length;
-      this.bytesIn += r.data.length;
-      if (r.data.length > 0 && this.deliveries.length < DELIVERIES_MAX)
-        this.deliveries.push({ atMs: now, bytes: r.data.length });
-      if (r.fin) {
-        inc.done = true;
-        this.hashIn[inc.index] = inc.hash.hex;
+    const expect = inc && { content: contentIndex(this.peer, inc.index), size: inc.size };
+    readCheckedStream(
+      this.endpoint,
+      now,
+      this.session!,
+      streamId,
+      this.side,
+      inc,
+      expect,
+      (data, fin) => {
+        inc!.hash.update(data);
+        this.bytesIn += data.length;
+        if (data.length > 0 && this.deliveries.length < DELIVERIES_MAX)
+          this.deliveries.push({ atMs: now, bytes: data.length });
+        if (!fin) return;
+        this.hashIn[inc!.index] = inc!.hash.hex;
         this.streamsDone++;
         if (this.done) this.finishedAtMs = now;
-      }
-    }
+      },
+    );
   }
 
   private get peer(): Side {

@@ -10,6 +10,7 @@
 import {
   asciiBytes,
   BraidError,
+  type Endpoint,
   type EndpointEvent,
   type EndpointOptions,
   type Locator,
@@ -113,10 +114,8 @@ interface Outgoing {
 }
 
 /** B's reader state for one stream. */
-interface Incoming {
+interface Incoming extends IncomingStream {
   index: number;
-  read: number;
-  done: boolean;
 }
 
 class TransferNode extends EndpointNode {
@@ -239,33 +238,27 @@ class TransferNode extends EndpointNode {
   }
 
   private readAll(now: number, streamId: number): void {
-    const sid = this.session!;
     const inc = this.incoming.get(streamId);
-    // After the end is read the stream may be gone: stop there.
-    for (let fin = false; !fin;) {
-      const r = this.endpoint.streamRead(now, sid, streamId);
-      if (!r) return;
-      fin = r.fin;
-      if (!inc) {
-        // A reads B's (empty) half: only the end may arrive.
-        if (r.data.length > 0)
-          throw new SafetyViolation(`${this.options.name}: unexpected bytes on stream ${streamId}`);
-        continue;
-      }
-      const size = this.options.sizes[inc.index]!;
-      checkStreamRead(this.options.name, streamId, inc, inc.index, size, r);
-      this.streamHashes[inc.index]!.update(r.data);
-      inc.read += r.data.length;
-      this.bytesIn += r.data.length;
-      if (r.fin) {
-        inc.done = true;
+    const expect = inc && { content: inc.index, size: this.options.sizes[inc.index]! };
+    readCheckedStream(
+      this.endpoint,
+      now,
+      this.session!,
+      streamId,
+      this.options.name,
+      inc,
+      expect,
+      (data, fin) => {
+        this.streamHashes[inc!.index]!.update(data);
+        this.bytesIn += data.length;
+        if (!fin) return;
         this.streamsDone++;
         if (this.done) {
           this.finishedAtMs = now;
           this.hashIn = combineHashes(this.streamHashes);
         }
-      }
-    }
+      },
+    );
   }
 }
 
@@ -368,29 +361,57 @@ function pickStats(s: SessionStats | undefined): Partial<SessionStats> {
   };
 }
 
+/** Where a received stream stands: bytes read so far, and whether its end was read. */
+export interface IncomingStream {
+  read: number;
+  done: boolean;
+}
+
 /**
- * Checks one read of an incoming stream against the bytes expected at its offset (content
- * `content` of `size` bytes, `state.read` read so far): a duplicate, an alteration, a reorder, a
- * read past the end or an early end is a {@link SafetyViolation}. The caller then counts it.
+ * Reads all `streamId` has ready and checks each read against the bytes expected at its offset
+ * (content `expect.content` of `expect.size` bytes): a duplicate, an alteration, a reorder, a
+ * read past the end or an early end is a {@link SafetyViolation}. `inc` is advanced; without it
+ * the stream is the peer's empty half of one of our own, where only the end may arrive.
+ * `onRead` sees each checked read, `fin` true with the last one.
  */
-export function checkStreamRead(
-  who: string,
+export function readCheckedStream(
+  endpoint: Endpoint,
+  now: number,
+  session: SessionId,
   streamId: number,
-  state: { read: number; done: boolean },
-  content: number,
-  size: number,
-  r: { data: Uint8Array; fin: boolean },
+  who: string,
+  inc: IncomingStream | undefined,
+  expect: { content: number; size: number } | undefined,
+  onRead: (data: Uint8Array, fin: boolean) => void,
 ): void {
-  if (state.done) throw new SafetyViolation(`${who}: read after the end`);
-  const end = state.read + r.data.length;
-  if (end > size)
-    throw new SafetyViolation(`${who}: stream ${streamId} delivered ${end} bytes of ${size}`);
-  const expected = streamContent(content, state.read, r.data.length);
-  for (let i = 0; i < expected.length; i++)
-    if (expected[i] !== r.data[i])
+  // After the end is read the stream may be gone: stop there.
+  for (let fin = false; !fin;) {
+    const r = endpoint.streamRead(now, session, streamId);
+    if (!r) return;
+    fin = r.fin;
+    if (!inc || !expect) {
+      if (r.data.length > 0)
+        throw new SafetyViolation(`${who}: unexpected bytes on stream ${streamId}`);
+      continue;
+    }
+    if (inc.done) throw new SafetyViolation(`${who}: read after the end`);
+    const end = inc.read + r.data.length;
+    if (end > expect.size)
       throw new SafetyViolation(
-        `${who}: stream ${streamId} byte ${state.read + i} differs (altered, reordered or duplicated)`,
+        `${who}: stream ${streamId} delivered ${end} bytes of ${expect.size}`,
       );
-  if (r.fin && end !== size)
-    throw new SafetyViolation(`${who}: stream ${streamId} ended at ${end} of ${size} bytes`);
+    const expected = streamContent(expect.content, inc.read, r.data.length);
+    for (let i = 0; i < expected.length; i++)
+      if (expected[i] !== r.data[i])
+        throw new SafetyViolation(
+          `${who}: stream ${streamId} byte ${inc.read + i} differs (altered, reordered or duplicated)`,
+        );
+    if (r.fin && end !== expect.size)
+      throw new SafetyViolation(
+        `${who}: stream ${streamId} ended at ${end} of ${expect.size} bytes`,
+      );
+    inc.read = end;
+    inc.done = r.fin;
+    onRead(r.data, r.fin);
+  }
 }
