@@ -29,7 +29,9 @@ import {
   Fnv1a32,
   readCheckedStream,
   streamContent,
+  writeContent,
   type IncomingStream,
+  type Outgoing,
 } from './stream-transfer.js';
 
 export type Side = 'a' | 'b';
@@ -119,12 +121,6 @@ export interface MultipathNodeOptions {
   send: StreamPlan;
   peerSizes: number[];
   log: RunLog;
-}
-
-interface Outgoing {
-  index: number;
-  written: number;
-  ended: boolean;
 }
 
 interface Incoming extends IncomingStream {
@@ -388,28 +384,21 @@ export class MultipathNode extends EndpointNode {
     this.nextWriteMs = this.allWritten ? undefined : now + pace.intervalMs;
   }
 
-  /** Writes up to `budget` more bytes of a stream (what its send buffer takes), ending it when all is written. */
+  /** Writes up to `budget` more bytes of a stream, ending it when all is written. */
   private writeMore(now: number, streamId: number, budget: number): void {
     const o = this.out.get(streamId);
-    if (!o || o.ended) return;
+    if (!o) return;
     const size = this.options.send.sizes[o.index]!;
-    const index = contentIndex(this.side, o.index);
-    let left = budget;
-    while (o.written < size && left > 0) {
-      const n = Math.min(64 * 1024, size - o.written, left);
-      const taken = this.endpoint.streamWrite(
-        now,
-        this.session!,
-        streamId,
-        streamContent(index, o.written, n),
-      );
-      o.written += taken;
-      left -= taken;
-      if (taken < n) return;
-    }
-    if (o.written < size) return;
-    o.ended = true;
-    this.endpoint.streamEnd(now, this.session!, streamId);
+    writeContent(
+      this.endpoint,
+      now,
+      this.session!,
+      streamId,
+      o,
+      contentIndex(this.side, o.index),
+      size,
+      budget,
+    );
   }
 
   private acceptStream(now: number, streamId: number): void {

@@ -106,8 +106,8 @@ interface NodeOptions {
   dial?: Dial;
 }
 
-/** A's writer state for one stream. */
-interface Outgoing {
+/** A writer's state for one stream. */
+export interface Outgoing {
   index: number;
   written: number;
   ended: boolean;
@@ -211,21 +211,16 @@ class TransferNode extends EndpointNode {
 
   private writeMore(now: number, streamId: number): void {
     const o = this.out.get(streamId);
-    if (!o || o.ended) return;
-    const size = this.options.sizes[o.index]!;
-    while (o.written < size) {
-      const n = Math.min(64 * 1024, size - o.written);
-      const taken = this.endpoint.streamWrite(
+    if (o)
+      writeContent(
+        this.endpoint,
         now,
         this.session!,
         streamId,
-        streamContent(o.index, o.written, n),
+        o,
+        o.index,
+        this.options.sizes[o.index]!,
       );
-      o.written += taken;
-      if (taken < n) return;
-    }
-    o.ended = true;
-    this.endpoint.streamEnd(now, this.session!, streamId);
   }
 
   private acceptStream(now: number, streamId: number): void {
@@ -359,6 +354,39 @@ function pickStats(s: SessionStats | undefined): Partial<SessionStats> {
     keyUpdates: s.keyUpdates,
     rttMs: round3(s.rttMs),
   };
+}
+
+/**
+ * Writes up to `budget` more bytes of content `content` (`size` bytes in all) to a stream, as
+ * much as its send buffer takes, and ends the stream once all is written.
+ */
+export function writeContent(
+  endpoint: Endpoint,
+  now: number,
+  session: SessionId,
+  streamId: number,
+  o: Outgoing,
+  content: number,
+  size: number,
+  budget = Infinity,
+): void {
+  if (o.ended) return;
+  let left = budget;
+  while (o.written < size && left > 0) {
+    const n = Math.min(64 * 1024, size - o.written, left);
+    const taken = endpoint.streamWrite(
+      now,
+      session,
+      streamId,
+      streamContent(content, o.written, n),
+    );
+    o.written += taken;
+    left -= taken;
+    if (taken < n) return;
+  }
+  if (o.written < size) return;
+  o.ended = true;
+  endpoint.streamEnd(now, session, streamId);
 }
 
 /** Where a received stream stands: bytes read so far, and whether its end was read. */
