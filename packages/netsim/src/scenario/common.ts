@@ -16,6 +16,7 @@ import {
   type RejectReason,
   type Transmit,
 } from '@braid/protocol';
+import { replayHint } from '../errors.js';
 import type { LinkHandle, LinkOptions, LinkStats } from '../link.js';
 import { Simulator } from '../simulator.js';
 import type { SimNode } from '../types.js';
@@ -228,6 +229,36 @@ export function scheduleFaultPhases(
       });
     });
   }
+}
+
+/**
+ * The fields every scenario's result shares: the seed and verdict (with the replay hint), time,
+ * handshake, both endpoints' and every link's summary, and the steps the run took.
+ */
+export function scenarioResult(
+  seed: number,
+  failure: string | undefined,
+  sim: Simulator,
+  pattern: 'xx' | 'ik',
+  handshakeMs: number | null,
+  endpoints: { a: Endpoint; b: Endpoint },
+  steps: number,
+): ScenarioResult {
+  const s = sim.stats();
+  return {
+    seed,
+    verified: failure === undefined,
+    ...(failure ? { failure: `${failure} (${replayHint(seed)})` } : {}),
+    virtualMs: s.nowMs,
+    pattern,
+    handshakeMs,
+    endpoints: {
+      a: summarizeEndpoint(endpoints.a.stats()),
+      b: summarizeEndpoint(endpoints.b.stats()),
+    },
+    links: s.links.map(summarizeLink),
+    steps,
+  };
 }
 
 export function summarizeEndpoint(s: EndpointStats): EndpointSummary {

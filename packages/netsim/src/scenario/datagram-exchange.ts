@@ -3,13 +3,11 @@
  * and numbered messages sent as authenticated datagrams both ways until every one is
  * acknowledged. Used by `pnpm sim`, the simulation tests and the seed sweep.
  */
-import { replayHint } from '../errors.js';
 import { AppNode, type AppStats } from './app-node.js';
 import {
   runToCompletion,
   setUpTwoHosts,
-  summarizeEndpoint,
-  summarizeLink,
+  scenarioResult,
   type EndpointSummary,
   type LinkSummary,
   type ScenarioResult,
@@ -77,14 +75,16 @@ export function runDatagramExchange(options: ExchangeOptions): ExchangeResult {
   if (!failure && b.stats.sessionsEstablished > dials)
     failure = `duplicate session: B established ${b.stats.sessionsEstablished} sessions for ${dials} dials`;
   const handshakeMs = a.stats.handshakeMs.at(-1) ?? null;
-  const s = sim.stats();
   return {
-    seed,
-    verified: failure === undefined,
-    ...(failure ? { failure: `${failure} (${replayHint(seed)})` } : {}),
-    virtualMs: s.nowMs,
-    pattern,
-    handshakeMs,
+    ...scenarioResult(
+      seed,
+      failure,
+      sim,
+      pattern,
+      handshakeMs,
+      { a: a.endpoint, b: b.endpoint },
+      steps,
+    ),
     messages: {
       perSide: messages,
       bytesEach,
@@ -98,12 +98,6 @@ export function runDatagramExchange(options: ExchangeOptions): ExchangeResult {
       establishedAtA: a.stats.sessionsEstablished,
       establishedAtB: b.stats.sessionsEstablished,
     },
-    endpoints: {
-      a: summarizeEndpoint(a.endpoint.stats()),
-      b: summarizeEndpoint(b.endpoint.stats()),
-    },
-    links: s.links.map(summarizeLink),
-    steps,
   };
 }
 

@@ -30,16 +30,10 @@ import {
   type PathStats,
   type SchedulerName,
 } from '@braid/protocol';
-import { replayHint } from '../errors.js';
 import type { LinkOptions } from '../link.js';
 import { NatNode, type NatStats } from '../nat.js';
 import { Simulator } from '../simulator.js';
-import {
-  runToCompletion,
-  summarizeEndpoint,
-  summarizeLink,
-  type ScenarioResult,
-} from './common.js';
+import { runToCompletion, scenarioResult, type ScenarioResult } from './common.js';
 import {
   MultipathNode,
   RunLog,
@@ -733,16 +727,18 @@ function runSetup(setup: Setup): MultipathResult {
   }
 
   const start = sender.establishedAtMs ?? 0;
-  const s = sim.stats();
   const pathsA = a.paths();
   const pathsB = b.paths();
   const result: MultipathResult = {
-    seed,
-    verified: failure === undefined,
-    ...(failure ? { failure: `${failure} (${replayHint(seed)})` } : {}),
-    virtualMs: s.nowMs,
-    pattern,
-    handshakeMs: a.handshakeMs,
+    ...scenarioResult(
+      seed,
+      failure,
+      sim,
+      pattern,
+      a.handshakeMs,
+      { a: a.endpoint, b: b.endpoint },
+      run.steps,
+    ),
     scenario: options.scenario,
     scheduler: setup.scheduler,
     rttMs: [round3(setup.rttMs[0])!, round3(setup.rttMs[1])!],
@@ -772,12 +768,6 @@ function runSetup(setup: Setup): MultipathResult {
     events: log.events,
     addresses,
     ...(nat ? { nat: nat.stats() } : {}),
-    endpoints: {
-      a: summarizeEndpoint(a.endpoint.stats()),
-      b: summarizeEndpoint(b.endpoint.stats()),
-    },
-    links: s.links.map(summarizeLink),
-    steps: run.steps,
   };
   if (options.scenario === 'redundant' && faultLink !== null && faultLink !== 'both') {
     const surviving = (setup.sender === 'a' ? pathsA : pathsB).find(

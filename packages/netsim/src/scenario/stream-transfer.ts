@@ -18,14 +18,12 @@ import {
   type SessionStats,
   type StreamPolicy,
 } from '@braid/protocol';
-import { replayHint } from '../errors.js';
 import { SafetyViolation } from './app-node.js';
 import {
   EndpointNode,
   runToCompletion,
   setUpTwoHosts,
-  summarizeEndpoint,
-  summarizeLink,
+  scenarioResult,
   type Dial,
   type ScenarioResult,
   type TwoHostOptions,
@@ -302,14 +300,16 @@ export function runStreamTransfer(options: TransferOptions): TransferResult {
   const sb = statsOf(b);
   const start = a.establishedAtMs ?? 0;
   const end = b.finishedAtMs;
-  const s = sim.stats();
   return {
-    seed,
-    verified: failure === undefined,
-    ...(failure ? { failure: `${failure} (${replayHint(seed)})` } : {}),
-    virtualMs: s.nowMs,
-    pattern,
-    handshakeMs: a.handshakeMs,
+    ...scenarioResult(
+      seed,
+      failure,
+      sim,
+      pattern,
+      a.handshakeMs,
+      { a: a.endpoint, b: b.endpoint },
+      steps,
+    ),
     bytes: b.bytesIn,
     streams: sizes.length,
     goodputBps:
@@ -324,12 +324,6 @@ export function runStreamTransfer(options: TransferOptions): TransferResult {
       closes: [...a.closes.map((c) => `a: ${c}`), ...b.closes.map((c) => `b: ${c}`)],
     },
     session: { a: pickStats(sa), b: pickStats(sb) },
-    endpoints: {
-      a: summarizeEndpoint(a.endpoint.stats()),
-      b: summarizeEndpoint(b.endpoint.stats()),
-    },
-    links: s.links.map(summarizeLink),
-    steps,
   };
 }
 
