@@ -67,10 +67,10 @@ import { ByteWriter, WireDecodeError } from './wire/codec.js';
 import {
   PATH_CHALLENGE_BYTES,
   datagramFrameBytes,
+  frameBytes,
   decodeFrames,
   encodeFrames,
   isAckEliciting,
-  streamFrameOverhead,
   type Frame,
 } from './wire/frames.js';
 import {
@@ -340,6 +340,8 @@ export class Session {
   private readonly streams: Streams;
   /** Paths by ID; path 0 is the handshake's. */
   private readonly paths = new Map<number, Path>();
+  /** The same paths as a list, for the per-packet turn-taking (changed only with `paths`). */
+  private pathList: Path[] = [];
   private readonly path0: Path;
   /** Connection IDs by path ID: ours (the peer sends to them) and the peer's. */
   private readonly localCids = new Map<number, Uint8Array>();
@@ -430,7 +432,7 @@ export class Session {
     this.path0 = this.newPath(0, path.local, path.remote, this.localCid, role === 'initiator', now);
     this.path0.amplificationLimited = false;
     this.localCids.set(0, this.localCid);
-    this.paths.set(0, this.path0);
+    this.addPath(this.path0);
   }
 
   /** The peer's connection ID of path 0 (from the handshake). */
@@ -455,6 +457,11 @@ export class Session {
       this.currentPath ??
       this.path0
     );
+  }
+
+  private addPath(path: Path): void {
+    this.paths.set(path.id, path);
+    this.pathList = [...this.pathList, path];
   }
 
   private newPath(
@@ -1135,7 +1142,7 @@ export class Session {
     if (!cid || !this.makeRoomForPath()) return undefined;
     const path = this.newPath(pathId, tuple.local, tuple.remote, cid, false, now);
     path.remoteCid = this.remoteCids.get(pathId);
-    this.paths.set(pathId, path);
+    this.addPath(path);
     this.startChallenge(now, path);
     this.pathEvent(path, 'added', 'opened by the peer');
     return path;
@@ -1153,7 +1160,7 @@ export class Session {
     path.remoteCid = remoteCid;
     // We chose to send there; the 3× rule protects against the peer's choice, not ours.
     path.amplificationLimited = false;
-    this.paths.set(id, path);
+    this.addPath(path);
     this.startChallenge(now, path);
     this.pathEvent(path, 'added', 'opened');
   }
@@ -1192,6 +1199,7 @@ export class Session {
     if (path.carriesData || path.status === 'suspect') this.pathDown(now, path, reason);
     else this.reinject(path, path.recovery);
     this.paths.delete(path.id);
+    this.pathList = this.pathList.filter((p) => p !== path);
     if (this.currentPath === path) this.currentPath = undefined;
     const cid = this.localCids.get(path.id);
     if (cid) this.outputs.push({ kind: 'cid', pathId: path.id, cid, retired: true });
@@ -1953,22 +1961,17 @@ export class Session {
     if (!keys || !this.remoteCid || this.state !== 'established') return;
     if (this.role === 'responder' && !this.addressValidated) return;
     if (keys.updateDue(now)) keys.initiateUpdate(now);
-    const order = dataPaths(this.paths.values(), this.config.scheduler, this.currentPath);
-    if (this.paths.size === 1) {
-      // The common case, without the turn-taking.
-      if (this.sendPathDuty(now, this.path0, order.length > 0)) return;
-    } else {
-      const paths = [...this.paths.values()];
-      for (let i = 0; i < paths.length; i++) {
-        const p = paths[(this.pathTurn + i) % paths.length]!;
-        if (this.sendPathDuty(now, p, order.includes(p))) {
-          this.pathTurn = (this.pathTurn + i + 1) % paths.length;
-          return;
-        }
-        if (this.state !== 'established') return;
+    const order = dataPaths(this.pathList, this.config.scheduler, this.currentPath);
+    const paths = this.pathList;
+    for (let i = 0; i < paths.length; i++) {
+      const p = paths[(this.pathTurn + i) % paths.length]!;
+      if (this.sendPathDuty(now, p, order.includes(p))) {
+        this.pathTurn = (this.pathTurn + i + 1) % paths.length;
+        return;
       }
+      if (this.state !== 'established') return;
     }
-    if (this.state === 'established') this.sendData(now, order);
+    this.sendData(now, order);
   }
 
   /** Sends what `path` itself owes, if anything; true when a packet went out. */
@@ -2083,13 +2086,13 @@ export class Session {
         const frame = path.id === 0 ? ack : { ...ack, pathId: path.id };
         frames.push(frame);
         sent.push({ kind: 'ack', pathId: path.id, largest: ack.ranges[0]!.largest });
-        room -= encodeFrames([frame]).length;
+        room -= frameBytes(frame);
       }
     }
     for (const f of prefix) {
       frames.push(f);
       sent.push({ kind: 'ping' });
-      room -= encodeFrames([f]).length;
+      room -= frameBytes(f);
     }
     let eliciting = prefix.length > 0;
     if (data) eliciting = this.fillEliciting(path, frames, sent, room, probe) || eliciting;
@@ -2131,7 +2134,7 @@ export class Session {
     }
     while (this.control.length > 0) {
       const frame = this.control[0]!;
-      const need = encodeFrames([frame]).length;
+      const need = frameBytes(frame);
       if (need > room) break;
       this.control.shift();
       frames.push(frame);
@@ -2162,7 +2165,7 @@ export class Session {
     // Copies of redundant streams' frames that went on another path.
     while (path.copies.length > 0) {
       const copy = path.copies[0]!;
-      const need = encodedStreamFrameBytes(copy.frame);
+      const need = frameBytes(copy.frame);
       if (need > room) break;
       path.copies.shift();
       frames.push(copy.frame);
@@ -2175,7 +2178,7 @@ export class Session {
       if (!next) break;
       frames.push(next.frame);
       sent.push(next.sent);
-      room -= encodedStreamFrameBytes(next.frame);
+      room -= frameBytes(next.frame);
       if (this.streams.policy(next.frame.streamId).mode === 'redundant') {
         others ??= dataPaths(this.paths.values(), 'aggregate', undefined).filter((p) => p !== path);
         for (const p of others)
@@ -2411,10 +2414,6 @@ export const CHALLENGE_TRIES_MAX = 5;
 export const ADDRESSES_MAX = 16;
 /** What the 3× rule budgets for one probing packet. */
 const PROBE_PACKET_BYTES = 64;
-
-function encodedStreamFrameBytes(f: Frame & { type: 'stream' }): number {
-  return streamFrameOverhead(f.streamId, f.offset, f.data.length) + f.data.length;
-}
 
 /** Whether the path has stream data unacknowledged (a failover moves something). */
 function hasStreamDataInFlight(path: Path): boolean {

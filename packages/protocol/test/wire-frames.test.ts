@@ -5,6 +5,7 @@ import {
   ByteWriter,
   decodeFrames,
   encodeFrames,
+  frameBytes,
   FrameType,
   STREAM_OFFSET_MAX,
   WireDecodeError,
@@ -227,4 +228,51 @@ t.test('fuzz: decodeFrames only ever throws WireDecodeError', async (t) => {
   fc.assert(fc.property(payloadArb, check), { seed: 7, numRuns: 5000 });
   fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), check), { seed: 8, numRuns: 3000 });
   t.equal(other, undefined, 'no other error type escaped');
+});
+
+t.test('frameBytes agrees with the encoder for every kind of frame', async (t) => {
+  const big = fc.oneof(fc.nat(63), fc.nat(16_383), fc.nat(2 ** 30), fc.nat(2 ** 48));
+  const ackArb = fc
+    .record({
+      pathId: fc.oneof(fc.constant(0), fc.nat(2 ** 32 - 1)),
+      top: fc.nat(2 ** 48),
+      steps: fc.array(fc.tuple(fc.nat(70_000), fc.nat(70_000)), { maxLength: 8 }),
+      delay: fc.double({ min: 0, max: 20_000, noNaN: true }),
+    })
+    .map(({ pathId, top, steps, delay }): Frame => {
+      const ranges = [];
+      let high = top;
+      for (const [length, gap] of [[0, 0], ...steps] as [number, number][]) {
+        if (high - length < 0) break;
+        ranges.push({ largest: high, smallest: high - length });
+        high = high - length - gap - 2;
+        if (high < 0) break;
+      }
+      return { type: 'ack', pathId, ranges, ackDelayMs: delay };
+    });
+  const streamArb = fc
+    .record({ id: big, offset: big, data: fc.uint8Array({ maxLength: 300 }), fin: fc.boolean() })
+    .map(({ id, offset, data, fin }): Frame => ({
+      type: 'stream',
+      streamId: id,
+      offset,
+      data,
+      fin,
+    }));
+  const datagramArb = fc
+    .uint8Array({ maxLength: 20_000 })
+    .map((data): Frame => ({ type: 'datagram', data }));
+  const otherArb = fc.constantFrom<Frame>(
+    { type: 'ping' },
+    { type: 'max_data', max: 2 ** 40 },
+    { type: 'add_address', seq: 3, locator: '[2001:db8::1]:4433' },
+    { type: 'path_abandon', pathId: 70_000 },
+  );
+  fc.assert(
+    fc.property(fc.oneof(ackArb, streamArb, datagramArb, otherArb), (f) => {
+      return frameBytes(f) === encodeFrames([f]).length;
+    }),
+    { seed: 11, numRuns: 3000 },
+  );
+  t.pass('3000 frames measured as the encoder writes them');
 });

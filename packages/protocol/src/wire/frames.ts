@@ -195,6 +195,40 @@ export function streamFrameOverhead(streamId: number, offset: number, dataBytes:
   return 1 + varintLength(streamId) + varintLength(offset) + varintLength(dataBytes);
 }
 
+/**
+ * Bytes `frame` takes encoded, computed without encoding the frames a packet is filled with
+ * on every send (ACK, STREAM, DATAGRAM); others, rare, are measured by encoding them.
+ */
+export function frameBytes(frame: Frame): number {
+  switch (frame.type) {
+    case 'stream':
+      return (
+        streamFrameOverhead(frame.streamId, frame.offset, frame.data.length) + frame.data.length
+      );
+    case 'datagram':
+      return datagramFrameBytes(frame.data.length);
+    case 'ack': {
+      const pathId = frame.pathId ?? 0;
+      const delay = Math.max(0, Math.round(frame.ackDelayMs * ACK_DELAY_UNITS_PER_MS));
+      const first = frame.ranges[0];
+      if (!first) throw new RangeError('an ACK frame needs at least one range');
+      let n = 1 + (pathId === 0 ? 0 : varintLength(pathId));
+      n +=
+        varintLength(first.largest) + varintLength(delay) + varintLength(frame.ranges.length - 1);
+      n += varintLength(first.largest - first.smallest);
+      let smallest = first.smallest;
+      for (let i = 1; i < frame.ranges.length; i++) {
+        const r = frame.ranges[i]!;
+        n += varintLength(smallest - r.largest - 2) + varintLength(r.largest - r.smallest);
+        smallest = r.smallest;
+      }
+      return n;
+    }
+    default:
+      return encodeFrames([frame]).length;
+  }
+}
+
 /** Bytes a DATAGRAM frame with `dataBytes` of payload takes. */
 export function datagramFrameBytes(dataBytes: number): number {
   return 1 + varintLength(dataBytes) + dataBytes;
