@@ -340,7 +340,10 @@ export class Session {
   private readonly streams: Streams;
   /** Paths by ID; path 0 is the handshake's. */
   private readonly paths = new Map<number, Path>();
-  /** The same paths as a list, for the per-packet turn-taking (changed only with `paths`). */
+  /**
+   * The same paths as a list, for the per-packet turn-taking. Replaced, never changed in place,
+   * when a path comes or goes, so a loop over it may remove paths as it goes.
+   */
   private pathList: Path[] = [];
   private readonly path0: Path;
   /** Connection IDs by path ID: ours (the peer sends to them) and the peer's. */
@@ -1029,7 +1032,7 @@ export class Session {
         const gone = this.remoteAddresses.get(frame.seq);
         this.remoteAddresses.delete(frame.seq);
         if (gone !== undefined)
-          for (const p of [...this.paths.values()])
+          for (const p of this.pathList)
             if (p.remote === gone && p.id !== 0) this.removePath(now, p, 'peer address gone', true);
         return true;
       }
@@ -1263,7 +1266,7 @@ export class Session {
     if (seq === undefined) return;
     this.localAddresses.delete(locator);
     if (this.state === 'established') this.control.push({ type: 'remove_address', seq });
-    for (const p of [...this.paths.values()]) {
+    for (const p of this.pathList) {
       if (p.local !== locator) continue;
       this.pathDown(now, p, 'local address gone');
       p.localGone = true;
@@ -1579,7 +1582,7 @@ export class Session {
 
   /** Liveness of each path: suspicion, probing, failing validations. */
   private checkPaths(now: number): void {
-    for (const path of [...this.paths.values()]) {
+    for (const path of this.pathList) {
       if (this.paths.get(path.id) !== path) continue;
       const lossAt = path.recovery.timeout(this.peerMaxAckDelayMs);
       if (lossAt !== undefined && now >= lossAt) {
@@ -2242,7 +2245,7 @@ export class Session {
   private sendClose(): void {
     const keys = this.keys;
     if (!keys || !this.closeFrame) return;
-    const targets = [...this.paths.values()].filter(
+    const targets = this.pathList.filter(
       (p) => p.remoteCid && p.validated && p.status !== 'down' && !p.adminDown && !p.localGone,
     );
     if (targets.length === 0 && this.path0.remoteCid) targets.push(this.path0);
