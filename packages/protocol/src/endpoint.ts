@@ -201,6 +201,8 @@ export type EndpointEvent =
     }
   | { type: 'suspended'; session: SessionId }
   | { type: 'resumed'; session: SessionId; suspendedMs: number }
+  /** A `pingPaths` measurement: one packet's round trip on `pathId`. */
+  | { type: 'ping'; session: SessionId; pathId: number; rttMs: number }
   | {
       type: 'closed';
       session: SessionId;
@@ -422,6 +424,18 @@ export class Endpoint {
     const s = this.session(id);
     s.setPathDown(now, pathId, down);
     this.collect(s, now);
+  }
+
+  /**
+   * Measures the round trip of every usable path of session `id` once: each sends an
+   * ack-eliciting packet now, and a `ping` event follows per path when it is acknowledged
+   * (none for a path whose packet is lost and not answered again). Returns the paths asked.
+   */
+  pingPaths(now: number, id: SessionId): number[] {
+    const s = this.session(id);
+    const asked = s.pingPaths(now);
+    this.collect(s, now);
+    return asked;
   }
 
   paths(id: SessionId): PathStats[] {
@@ -815,6 +829,9 @@ export class Endpoint {
           break;
         case 'resumed':
           this.emit({ type: 'resumed', session: s.id, suspendedMs: out.suspendedMs });
+          break;
+        case 'ping':
+          this.emit({ type: 'ping', session: s.id, pathId: out.pathId, rttMs: out.rttMs });
           break;
         case 'closed':
           if (

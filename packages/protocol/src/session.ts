@@ -276,6 +276,8 @@ export type SessionOutput =
   | { kind: 'failover'; from: number; to: number; reason: string; detectMs: number }
   | { kind: 'suspended' }
   | { kind: 'resumed'; suspendedMs: number }
+  /** A packet marked by `pingPaths` was acknowledged on `pathId` after `rttMs`. */
+  | { kind: 'ping'; pathId: number; rttMs: number }
   /** A connection ID the endpoint must route to this session's path, or stop routing. */
   | { kind: 'cid'; pathId: number; cid: Uint8Array; retired: boolean };
 
@@ -1076,10 +1078,45 @@ export class Session {
     }
     for (const p of outcome.acked) {
       if (p.keyGeneration !== undefined) this.keys?.onAcked(p.keyGeneration);
-      for (const f of p.frames) this.onFrameAcked(f);
+      for (const f of p.frames) {
+        if (f.kind === 'ping_request') this.pingAnswered(now, path, p, frame);
+        else this.onFrameAcked(f);
+      }
     }
     this.onPacketsLost(path, outcome.lost);
     return true;
+  }
+
+  /**
+   * The round trip of a packet `pingPaths` marked: from its sending to this ACK, less the
+   * delay the peer reports having held the ACK (RFC 9002 §5.3) when the packet is the one the
+   * ACK was sent for.
+   */
+  private pingAnswered(
+    now: number,
+    path: Path,
+    p: SentPacket<SentFrame>,
+    ack: Frame & { type: 'ack' },
+  ): void {
+    const held = p.packetNumber === ack.ranges[0]?.largest ? ack.ackDelayMs : 0;
+    const rttMs = Math.max(0, now - p.sentTimeMs - Math.min(held, this.peerMaxAckDelayMs));
+    this.outputs.push({ kind: 'ping', pathId: path.id, rttMs });
+  }
+
+  /**
+   * Asks for one RTT measurement on every path that carries data or is being probed back:
+   * each sends an ack-eliciting packet at once, and its ACK yields a `ping` output. Returns
+   * the ids of the paths asked.
+   */
+  pingPaths(_now: number): number[] {
+    const asked: number[] = [];
+    for (const p of this.pathList) {
+      if (!p.validated || p.status === 'down' || p.adminDown || p.localGone) continue;
+      p.pingAsked = true;
+      p.pingPending = true;
+      asked.push(p.id);
+    }
+    return asked;
   }
 
   private onFrameAcked(f: SentFrame): void {
@@ -1089,6 +1126,7 @@ export class Session {
         return;
       case 'handshake_done':
       case 'ping':
+      case 'ping_request':
       case 'datagram':
       case 'control':
         return;
@@ -1099,11 +1137,11 @@ export class Session {
 
   private onPacketsLost(path: Path, lost: readonly SentPacket<SentFrame>[]): void {
     path.counters.packetsLost += lost.length;
-    for (const p of lost) this.requeue(p.frames);
+    for (const p of lost) this.requeue(p.frames, path);
   }
 
   /** Hands what lost (or abandoned) packets carried back to its owners, to be sent again. */
-  private requeue(frames: readonly SentFrame[]): number {
+  private requeue(frames: readonly SentFrame[], path: Path): number {
     let streamBytes = 0;
     for (const f of frames) {
       switch (f.kind) {
@@ -1112,6 +1150,10 @@ export class Session {
           break;
         case 'control':
           if (this.controlStillWanted(f.frame)) this.control.push(f.frame);
+          break;
+        case 'ping_request':
+          // The application's RTT measurement is asked again on the path's next packet.
+          if (this.paths.get(path.id) === path) path.pingAsked = true;
           break;
         case 'ack':
         case 'ping':
@@ -1487,7 +1529,7 @@ export class Session {
   /** Re-sends elsewhere the frames of every packet outstanding in `recovery`. */
   private reinject(path: Path, recovery: Path['recovery']): void {
     for (const p of recovery.outstanding()) {
-      path.counters.reinjectedBytes += this.requeue(p.frames);
+      path.counters.reinjectedBytes += this.requeue(p.frames, path);
       // Once is enough: a later loss or ACK of this packet must not requeue them again.
       p.frames.length = 0;
     }
@@ -2105,6 +2147,10 @@ export class Session {
       eliciting = true;
     }
     if (frames.length === 0) return 0;
+    if (eliciting && path.pingAsked && !elsewhere) {
+      sent.push({ kind: 'ping_request' });
+      path.pingAsked = false;
+    }
     if (eliciting) path.pingPending = false;
     if (probe && eliciting) path.probesPending--;
     return this.sealAndSend(now, path, to, frames, sent, eliciting);
@@ -2407,6 +2453,8 @@ export type SentFrame =
   | { kind: 'control'; frame: Frame }
   | { kind: 'handshake_done' }
   | { kind: 'ping' }
+  /** Marks the packet whose ACK answers `pingPaths` (no frame of its own). */
+  | { kind: 'ping_request' }
   | { kind: 'datagram' };
 
 /** Below this much room, no STREAM frame is started (its header alone takes up to 25 bytes). */

@@ -313,3 +313,30 @@ t.test('a standby path carries nothing while an active one works, and takes over
   t.ok(paths[1]!.streamBytesSent > 100 * KIB, `standby took over: ${paths[1]!.streamBytesSent}`);
   t.match(eventsOf(p, 'a', 'failover')[0], { from: 0, to: 1 });
 });
+
+t.test('pingPaths measures each usable path once, and skips paths taken down', async (t) => {
+  const { p, a } = await twoPaths(515);
+  p.events.a.length = 0;
+  t.same(p.a.pingPaths(p.now, a), [0, 1]);
+  runDelayed(p, p.now + 200, { delayMs: 10 });
+  const pings = eventsOf(p, 'a', 'ping');
+  t.same(pings.map((e) => e.pathId).sort(), [0, 1], 'one answer per path');
+  for (const e of pings) {
+    // 10 ms each way; the peer's reported ACK delay is taken out.
+    t.ok(e.rttMs >= 20 && e.rttMs < 30, `path ${e.pathId}: ${e.rttMs} ms`);
+  }
+  p.a.setPathDown(p.now, a, 1, true);
+  t.same(p.a.pingPaths(p.now, a), [0], 'a path taken down is not asked');
+  // A marked packet that is lost is asked again on the path's next packet.
+  p.events.a.length = 0;
+  let dropped = 0;
+  runDelayed(p, p.now + 3_000, {
+    delayMs: 10,
+    drop: (tr) => tr.from === A && dropped++ === 0,
+  });
+  t.same(
+    eventsOf(p, 'a', 'ping').map((e) => e.pathId),
+    [0],
+    'answered after the loss',
+  );
+});

@@ -109,6 +109,8 @@ export class Path {
   lastElicitingSentMs: number;
   /** Probes owed: PING for liveness, `probesPending` after a PTO (RFC 9002 §6.2.4). */
   pingPending = false;
+  /** The application asked for an RTT measurement (`pingPaths`): mark the next eliciting packet. */
+  pingAsked = false;
   probesPending = 0;
   appLimited = true;
   pacingUntilMs: number | undefined;
