@@ -45,7 +45,8 @@ import { LongType, parsePacket } from './wire/packet.js';
 import { KEY_UPDATE_AFTER_MS, KEY_UPDATE_AFTER_PACKETS } from './packet-keys.js';
 import type { CongestionAlgorithm } from './recovery/congestion.js';
 import type { ReadResult } from './stream/recv-stream.js';
-import type { StreamPolicy } from './stream/streams.js';
+import type { FecSetting, StreamPolicy } from './stream/streams.js';
+import { FEC_GROUP_DELAY_MS_DEFAULT } from './fec/session-fec.js';
 import type { Frame } from './wire/frames.js';
 
 export interface EndpointOptions {
@@ -115,6 +116,31 @@ export interface EndpointOptions {
   pathFilter?: (local: Locator, remote: Locator) => boolean;
   /** This endpoint's local addresses at start; more come and go with add/removeLocalAddress. */
   localAddresses?: Locator[];
+  /**
+   * FEC: a packet waits at most this long for its group to fill before the group's repair is
+   * sent (default 10 ms): the most FEC adds to the delivery of a lost packet it repairs.
+   */
+  fecGroupDelayMs?: number;
+  /** FEC `auto`: the loss left after repair it aims for (default 0.005). */
+  fecTargetResidualLoss?: number;
+  /** FEC `auto`: the most repair it sends, as a fraction of the protected packets (default 0.25). */
+  fecMaxOverhead?: number;
+  /** FEC for unreliable datagrams: `auto` (default), `off` or a fixed `{k, m}`. */
+  datagramFec?: FecSetting;
+}
+
+function fecSettingOption(name: string, v: FecSetting): FecSetting {
+  if (v === 'off' || v === 'auto') return v;
+  if (
+    typeof v === 'object' &&
+    Number.isInteger(v.k) &&
+    Number.isInteger(v.m) &&
+    v.k >= 1 &&
+    v.m >= 1 &&
+    v.k + v.m <= 255
+  )
+    return { k: v.k, m: v.m };
+  throw new InvalidOptionError(`${name} must be 'off', 'auto' or {k, m} with k + m ≤ 255`);
 }
 
 function nonNegative(name: string, v: number | undefined, dflt: number): number {
@@ -318,6 +344,18 @@ export class Endpoint {
       suspendTimeoutMs: nonNegative('suspendTimeoutMs', options.suspendTimeoutMs, 6 * 3_600_000),
       maxPaths: inRange('maxPaths', options.maxPaths, 8, 1, 64),
       pathFilter: options.pathFilter ?? compatibleLocators,
+      fecGroupDelayMs: nonNegative(
+        'fecGroupDelayMs',
+        options.fecGroupDelayMs,
+        FEC_GROUP_DELAY_MS_DEFAULT,
+      ),
+      fecEstimator: {
+        ...(options.fecTargetResidualLoss !== undefined
+          ? { targetResidualLoss: options.fecTargetResidualLoss }
+          : {}),
+        ...(options.fecMaxOverhead !== undefined ? { maxOverhead: options.fecMaxOverhead } : {}),
+      },
+      datagramFec: fecSettingOption('datagramFec', options.datagramFec ?? 'auto'),
       streamWindowBytes: positive('streamWindowBytes', options.streamWindowBytes, 1 << 20),
       connectionWindowBytes: positive(
         'connectionWindowBytes',
@@ -469,7 +507,7 @@ export class Endpoint {
   }
 
   /** Opens a stream. Throws StreamLimitError (wait for `streams_available`), StreamStateError. */
-  openStream(_now: number, id: SessionId, policy?: StreamPolicy): number {
+  openStream(_now: number, id: SessionId, policy?: Partial<StreamPolicy>): number {
     const s = this.session(id);
     const streamId = s.openStream(policy);
     return streamId;
@@ -512,7 +550,7 @@ export class Endpoint {
     return r;
   }
 
-  setStreamPolicy(id: SessionId, streamId: number, policy: StreamPolicy): void {
+  setStreamPolicy(id: SessionId, streamId: number, policy: Partial<StreamPolicy>): void {
     this.session(id).setStreamPolicy(streamId, policy);
   }
 
@@ -546,7 +584,7 @@ export class Endpoint {
         return;
       }
       const s = route.session;
-      s.handleShort(now, path, route.pathId, packet, bytes.length);
+      s.handleShort(now, path, route.pathId, packet, bytes);
       this.collect(s, now, path.remote);
       return;
     }

@@ -53,13 +53,23 @@ import {
 import { dataPaths, locatorHost, type SchedulerName } from './path/scheduler.js';
 import type { CongestionAlgorithm } from './recovery/congestion.js';
 import { AckOfUnsentPacket, type SentPacket } from './recovery/loss-detection.js';
+import type { LossEstimatorOptions } from './fec/loss-estimator.js';
+import type { RebuiltPacket } from './fec/receive-groups.js';
+import type { FecParams } from './fec/send-groups.js';
+import {
+  RECOVERED_PER_FRAME_MAX,
+  repairOverheadBound,
+  SessionFec,
+  type PathFecStats,
+} from './fec/session-fec.js';
 import { REJECT_AFTER_PACKETS, ReplayWindow } from './replay-window.js';
 import {
-  DEFAULT_STREAM_POLICY,
   Streams,
   StreamViolation,
   type SentStreamFrame,
   type StreamEvent,
+  resolveStreamPolicy,
+  type FecSetting,
   type StreamPolicy,
 } from './stream/streams.js';
 import type { ReadResult } from './stream/recv-stream.js';
@@ -78,6 +88,7 @@ import {
   decodePacketNumber,
   encodeLongHeader,
   encodeShortHeader,
+  parsePacket,
   HANDSHAKE_MAC_BYTES,
   LongType,
   MAX_DATAGRAM_BYTES,
@@ -165,6 +176,11 @@ export interface SessionConfig {
   maxPaths: number;
   /** Whether a (local, remote) pair may form a path; by default, same address family. */
   pathFilter: (local: Locator, remote: Locator) => boolean;
+  /** FEC: time bound of a group, and what `auto` aims for (docs/fec.md). */
+  fecGroupDelayMs: number;
+  fecEstimator: LossEstimatorOptions;
+  /** FEC for DATAGRAM frames (streams carry their own in their policy). */
+  datagramFec: FecSetting;
 }
 
 export interface SessionStats {
@@ -214,10 +230,20 @@ export interface SessionStats {
   failovers: number;
   suspended: boolean;
   suspensions: number;
+  /** FEC, all paths: the peer's packets rebuilt here, and what our sending side did. */
+  fecRecoveredPackets: number;
+  fecProtectedPackets: number;
+  fecRepairPackets: number;
+  fecRepairBytes: number;
+  /** Our packets the peer reported rebuilding. */
+  fecPeerRecoveredPackets: number;
+  /** Rebuilt packets that failed authentication (corrupt or forged repair), and groups lost. */
+  fecRebuiltRejected: number;
+  fecUnrecoverableGroups: number;
 }
 
-/** What an operator sees of one path. */
-export interface PathStats {
+/** One path's state and counters, FEC aside. */
+export interface PathCoreStats {
   id: number;
   local: Locator;
   remote: Locator;
@@ -245,6 +271,9 @@ export interface PathStats {
   /** Why it is suspect or down (empty otherwise). */
   reason: string;
 }
+
+/** What an operator sees of one path: with its FEC counters and estimate (docs/fec.md). */
+export type PathStats = PathCoreStats & PathFecStats;
 
 export type PathChange =
   | 'added'
@@ -340,6 +369,12 @@ export class Session {
   private readonly expectedEid: Eid | undefined;
   private keys: PacketKeys | undefined;
   private readonly streams: Streams;
+  private readonly fec: SessionFec;
+  /** Packets FEC rebuilt, to be processed once the packet that completed them is done. */
+  private rebuilt: RebuiltPacket[] = [];
+  private processingRebuilt = false;
+  /** The FEC parameters of the packet `fillEliciting` just filled, if it is protected. */
+  private filledFec: FecParams | undefined;
   /** Paths by ID; path 0 is the handshake's. */
   private readonly paths = new Map<number, Path>();
   /**
@@ -394,7 +429,7 @@ export class Session {
   private addressValidated: boolean;
   private unvalidatedBytesReceived = 0;
   private unvalidatedBytesSent = 0;
-  private earlyPackets: { path: PathTuple; packet: ShortHeaderPacket; size: number }[] = [];
+  private earlyPackets: { path: PathTuple; packet: ShortHeaderPacket; datagram: Uint8Array }[] = [];
 
   private readonly outbox: Transmit[] = [];
   private readonly pendingDatagrams: Uint8Array[] = [];
@@ -427,6 +462,10 @@ export class Session {
     this.handshakeDeadlineMs = now + config.handshakeTimeoutMs;
     this.lastReceivedMs = now;
     this.lastNowMs = now;
+    this.fec = new SessionFec({
+      maxGroupDelayMs: config.fecGroupDelayMs,
+      estimator: config.fecEstimator,
+    });
     this.streams = new Streams(role === 'initiator', {
       streamWindow: config.streamWindowBytes,
       connectionWindow: config.connectionWindowBytes,
@@ -630,11 +669,11 @@ export class Session {
   }
 
   /** Opens a stream to the peer; throws StreamLimitError when the peer's limit is reached. */
-  openStream(policy: StreamPolicy = DEFAULT_STREAM_POLICY): number {
+  openStream(policy?: Partial<StreamPolicy>): number {
     this.assertOpen();
     if (this.state !== 'established' || !this.remoteParams)
       throw new StreamStateError(`session ${this.id} is not established yet`);
-    return this.streams.open(policy);
+    return this.streams.open(resolveStreamPolicy(policy));
   }
 
   /** Writes as much of `data` as the stream's send buffer takes; returns the bytes taken. */
@@ -676,8 +715,8 @@ export class Session {
     return this.streams.writable(streamId);
   }
 
-  setStreamPolicy(streamId: number, policy: StreamPolicy): void {
-    this.streams.setPolicy(streamId, policy);
+  setStreamPolicy(streamId: number, policy: Partial<StreamPolicy>): void {
+    this.streams.setPolicy(streamId, resolveStreamPolicy(policy));
   }
 
   streamPolicy(streamId: number): StreamPolicy {
@@ -875,57 +914,121 @@ export class Session {
   }
 
   /** A short-header packet routed to this session by its destination CID (of path `pathId`). */
+  /**
+   * A short packet routed to this session's path `pathId`; `datagram` is the whole datagram
+   * (header and sealed payload), kept by FEC when the packet is protected.
+   */
   handleShort(
     now: number,
     tuple: PathTuple,
     pathId: number,
     packet: ShortHeaderPacket,
-    size: number,
+    datagram: Uint8Array,
   ): void {
+    this.receiveShort(now, tuple, pathId, packet, datagram, false);
+    if (this.processingRebuilt) return;
+    this.processingRebuilt = true;
+    try {
+      // Bounded: each rebuilt packet is one missing source of a group the peer announced.
+      for (let i = 0; i < REBUILT_PER_DATAGRAM_MAX && this.rebuilt.length > 0; i++)
+        this.processRebuilt(now, this.rebuilt.shift()!);
+      this.rebuilt.length = 0;
+    } finally {
+      this.processingRebuilt = false;
+    }
+  }
+
+  /** A packet FEC rebuilt goes through packet processing; only one that authenticates counts. */
+  private processRebuilt(now: number, rb: RebuiltPacket): void {
+    const path = this.paths.get(rb.pathId);
+    const cid = this.localCids.get(rb.pathId) ?? (rb.pathId === 0 ? this.localCid : undefined);
+    const parsed = parsePacket(rb.bytes);
+    if (
+      !path ||
+      !cid ||
+      !parsed.ok ||
+      parsed.packet.form !== 'short' ||
+      !constantTimeEqual(parsed.packet.dcid, cid)
+    ) {
+      this.fec.onRebuiltRejected();
+      return;
+    }
+    if (!this.receiveShort(now, path, rb.pathId, parsed.packet, rb.bytes, true)) {
+      this.fec.onRebuiltRejected();
+      return;
+    }
+    this.fec.onRebuiltAccepted(rb.pathId, rb.packetNumber);
+  }
+
+  /**
+   * Processes one short packet; `rebuilt`: it came out of an FEC group, not off the wire.
+   * Returns whether it authenticated (and was not a duplicate).
+   */
+  private receiveShort(
+    now: number,
+    tuple: PathTuple,
+    pathId: number,
+    packet: ShortHeaderPacket,
+    datagram: Uint8Array,
+    rebuilt: boolean,
+  ): boolean {
+    const size = datagram.length;
     this.lastNowMs = now;
     if (this.state === 'closed') {
-      this.reject('closed', 'session closed');
-      return;
+      if (!rebuilt) this.reject('closed', 'session closed');
+      return false;
     }
     const keys = this.keys;
     if (!keys) {
+      if (rebuilt) return false;
       if (this.earlyPackets.length >= EARLY_PACKETS_MAX || pathId !== 0) {
         this.reject('no_keys', 'short packet before the handshake completed');
-        return;
+        return false;
       }
-      this.earlyPackets.push({ path: tuple, packet: copyShort(packet), size });
-      return;
+      const copy = datagram.slice();
+      const parsed = parsePacket(copy);
+      if (parsed.ok && parsed.packet.form === 'short')
+        this.earlyPackets.push({ path: tuple, packet: parsed.packet, datagram: copy });
+      return false;
     }
     let path = this.paths.get(pathId);
     if (!path && !this.localCids.has(pathId)) {
       this.reject('unknown_cid', `path ${pathId} is not open`);
-      return;
+      return false;
     }
     const replay = path?.replay ?? new ReplayWindow();
     const pn = decodePacketNumber(replay.largest, packet.truncatedPacketNumber);
     if (!replay.check(pn)) {
-      this.reject('replay', `packet ${pn} of path ${pathId} already received or too old`);
-      return;
+      // A rebuilt packet whose original arrived after all is no error.
+      if (!rebuilt)
+        this.reject('replay', `packet ${pn} of path ${pathId} already received or too old`);
+      return false;
     }
     const plaintext = keys.open(now, pathId, pn, packet.keyPhase, packet.header, packet.sealed);
     if (!plaintext) {
-      this.reject('auth_failed', `packet ${pn} of path ${pathId} failed authentication`);
-      return;
+      if (!rebuilt)
+        this.reject('auth_failed', `packet ${pn} of path ${pathId} failed authentication`);
+      return false;
     }
     if (!path) {
       // The peer opened a path: its first packet authenticated. Validate it before using it.
       path = this.acceptPath(now, pathId, tuple);
       if (!path) {
         this.reject('path_limit', `no room for path ${pathId}`);
-        return;
+        return false;
       }
     }
     path.replay.accept(pn);
     keys.commitReceivePhase(now, packet.keyPhase, 3 * this.closePtoMs());
-    this.counters.packetsReceived++;
-    this.counters.bytesReceived += size;
-    path.counters.packetsReceived++;
-    path.counters.bytesReceived += size;
+    if (!rebuilt) {
+      this.counters.packetsReceived++;
+      this.counters.bytesReceived += size;
+      path.counters.packetsReceived++;
+      path.counters.bytesReceived += size;
+      // Only what came off the wire, authenticated, is kept as a source (receive-groups.ts).
+      if (packet.fecProtected)
+        this.queueRebuilt(this.fec.onProtectedReceived(now, pathId, pn, datagram));
+    }
     path.lastReceivedMs = now;
     this.lastReceivedMs = now;
     this.elicitingSinceReceive = false;
@@ -940,7 +1043,9 @@ export class Session {
       path.nextProbeMs = now;
       path.probeBackoffMs = Math.max(100, this.suspectProbeMs(path)) / 2;
     }
-    if (tuple.local !== path.local || tuple.remote !== path.remote)
+    if (rebuilt) {
+      // Arrived, in effect, where the path is now: no address change, no 3× credit.
+    } else if (tuple.local !== path.local || tuple.remote !== path.remote)
       this.onNewAddress(now, path, tuple, size, pn === path.replay.largest);
     else if (!path.validated) path.unvalidatedReceived += size;
     if (this.state === 'closing') {
@@ -948,16 +1053,16 @@ export class Session {
         this.closeRepeats++;
         this.sendClose();
       }
-      return;
+      return true;
     }
-    if (this.state === 'draining') return;
+    if (this.state === 'draining') return true;
     let frames: Frame[];
     try {
       frames = decodeFrames(plaintext);
     } catch (err) {
       const detail = err instanceof WireDecodeError ? err.message : 'bad frame';
       this.close(now, CloseCode.FRAME_ENCODING_ERROR, detail);
-      return;
+      return true;
     }
     if (this.role === 'initiator' && !this.confirmedFlag) this.confirm();
     if (this.role === 'responder' && !this.addressValidated && pathId === 0)
@@ -965,17 +1070,40 @@ export class Session {
     let elicits = false;
     for (const frame of frames) {
       if (isAckEliciting(frame)) elicits = true;
-      if (!this.handleFrame(now, path, tuple, frame)) return;
+      if (!this.handleFrame(now, path, tuple, frame)) return true;
     }
     // The path may have been abandoned by a frame of this very packet.
     if (this.paths.get(pathId) === path) path.acks.onPacket(now, pn, elicits);
     this.takeStreamEvents();
     this.checkShutdown(now);
+    return true;
+  }
+
+  private queueRebuilt(packets: readonly RebuiltPacket[]): void {
+    for (const p of packets)
+      if (this.rebuilt.length < REBUILT_PER_DATAGRAM_MAX) this.rebuilt.push(p);
   }
 
   /** Applies one frame; false when it closed the session. */
   private handleFrame(now: number, path: Path, tuple: PathTuple, frame: Frame): boolean {
     switch (frame.type) {
+      case 'repair':
+        this.queueRebuilt(this.fec.onRepairFrame(now, frame));
+        return true;
+      case 'recovered': {
+        let count = 0;
+        for (const r of frame.ranges) count += r.largest - r.smallest + 1;
+        if (count > RECOVERED_PER_FRAME_MAX) {
+          this.close(
+            now,
+            CloseCode.FRAME_ENCODING_ERROR,
+            `RECOVERED names ${count} packets (at most ${RECOVERED_PER_FRAME_MAX})`,
+          );
+          return false;
+        }
+        if (this.paths.has(frame.pathId)) this.fec.onRecoveredFrame(frame.pathId, frame.ranges);
+        return true;
+      }
       case 'ack': {
         const target = this.paths.get(frame.pathId ?? 0);
         // An ACK for a path we dropped since: its packets were re-sent already.
@@ -1077,6 +1205,7 @@ export class Session {
       if (path.status === 'suspect') this.pathUp(now, path);
     }
     for (const p of outcome.acked) {
+      if (p.ackEliciting) this.fec.onOutcome(path.id, p.packetNumber, false);
       if (p.keyGeneration !== undefined) this.keys?.onAcked(p.keyGeneration);
       for (const f of p.frames) {
         if (f.kind === 'ping_request') this.pingAnswered(now, path, p, frame);
@@ -1127,6 +1256,7 @@ export class Session {
       case 'handshake_done':
       case 'ping':
       case 'ping_request':
+      case 'repair':
       case 'datagram':
       case 'control':
         return;
@@ -1137,7 +1267,10 @@ export class Session {
 
   private onPacketsLost(path: Path, lost: readonly SentPacket<SentFrame>[]): void {
     path.counters.packetsLost += lost.length;
-    for (const p of lost) this.requeue(p.frames, path);
+    for (const p of lost) {
+      if (p.ackEliciting) this.fec.onOutcome(path.id, p.packetNumber, true);
+      this.requeue(p.frames, path);
+    }
   }
 
   /** Hands what lost (or abandoned) packets carried back to its owners, to be sent again. */
@@ -1157,8 +1290,9 @@ export class Session {
           break;
         case 'ack':
         case 'ping':
+        case 'repair':
         case 'datagram':
-          break; // ACKs are rebuilt fresh; PINGs and datagrams are not repeated
+          break; // ACKs are rebuilt fresh; PINGs, repairs and datagrams are not repeated
         default:
           if (f.kind === 'stream') streamBytes += f.length;
           this.streams.onLost(f);
@@ -1244,6 +1378,7 @@ export class Session {
     if (path.carriesData || path.status === 'suspect') this.pathDown(now, path, reason);
     else this.reinject(path, path.recovery);
     this.paths.delete(path.id);
+    this.fec.removePath(path.id);
     this.pathList = this.pathList.filter((p) => p !== path);
     if (this.currentPath === path) this.currentPath = undefined;
     const cid = this.localCids.get(path.id);
@@ -1751,6 +1886,7 @@ export class Session {
     this.checkShutdown(now);
     if (this.state !== 'established') return;
     this.checkPaths(now);
+    this.fec.send.onTimeout(now);
     if (this.keys?.updateDue(now)) this.keys.initiateUpdate(now);
     for (const p of this.paths.values())
       if (p.pacingUntilMs !== undefined && now >= p.pacingUntilMs) p.pacingUntilMs = undefined;
@@ -1790,6 +1926,7 @@ export class Session {
     if (this.state !== 'established') return t;
     consider(this.idleDeadline());
     for (const p of this.paths.values()) consider(this.pathDeadline(p));
+    consider(this.fec.send.deadline());
     consider(this.shutdown?.deadlineMs);
     if (this.keys?.updateDue(Infinity)) consider(this.keys.updateAtMs);
     return t;
@@ -1897,7 +2034,7 @@ export class Session {
   private processEarlyPackets(now: number): void {
     const early = this.earlyPackets;
     this.earlyPackets = [];
-    for (const e of early) this.handleShort(now, e.path, 0, e.packet, e.size);
+    for (const e of early) this.handleShort(now, e.path, 0, e.packet, e.datagram);
   }
 
   private sendHandshakeReply(now: number): void {
@@ -2128,6 +2265,13 @@ export class Session {
     if (path.acks.hasNews && !elsewhere) {
       const ack = path.acks.frame(now);
       if (ack) {
+        // Before the ACK, so the peer knows which of the acknowledged packets FEC rebuilt.
+        const report = this.fec.takeReport(path.id);
+        if (report) {
+          const recovered: Frame = { type: 'recovered', pathId: path.id, ranges: report };
+          frames.push(recovered);
+          room -= frameBytes(recovered);
+        }
         const frame = path.id === 0 ? ack : { ...ack, pathId: path.id };
         frames.push(frame);
         sent.push({ kind: 'ack', pathId: path.id, largest: ack.ranges[0]!.largest });
@@ -2140,8 +2284,11 @@ export class Session {
       room -= frameBytes(f);
     }
     let eliciting = prefix.length > 0;
-    if (data) eliciting = this.fillEliciting(path, frames, sent, room, probe) || eliciting;
-    else if (!eliciting && (path.pingPending || probe) && room >= 1) {
+    let fec: FecParams | undefined;
+    if (data) {
+      eliciting = this.fillEliciting(path, frames, sent, room, probe) || eliciting;
+      fec = this.filledFec;
+    } else if (!eliciting && (path.pingPending || probe) && room >= 1) {
       frames.push({ type: 'ping' });
       sent.push({ kind: 'ping' });
       eliciting = true;
@@ -2153,7 +2300,7 @@ export class Session {
     }
     if (eliciting) path.pingPending = false;
     if (probe && eliciting) path.probesPending--;
-    return this.sealAndSend(now, path, to, frames, sent, eliciting);
+    return this.sealAndSend(now, path, to, frames, sent, eliciting, fec);
   }
 
   /** Whether anything ack-eliciting is still waiting after this packet. */
@@ -2162,7 +2309,8 @@ export class Session {
       this.streams.hasData ||
       this.streams.hasControl ||
       this.pendingDatagrams.length > 0 ||
-      this.control.length > 0
+      this.control.length > 0 ||
+      this.fec.send.pendingRepairs > 0
     );
   }
 
@@ -2175,6 +2323,25 @@ export class Session {
     probe: boolean,
   ): boolean {
     const before = sent.length;
+    this.filledFec = undefined;
+    // REPAIR frames first, in packets of their own: a repair is worth most when it is early.
+    const repair = this.fec.nextRepair(room, payloadRoom(this.packetBytes));
+    if (repair) {
+      frames.push(repair);
+      sent.push({ kind: 'repair' });
+      return true;
+    }
+    // Whether this packet is an FEC source: decided by what goes first (datagrams, else the
+    // next stream), and kept for what follows; a protected packet leaves room for its repair.
+    const datagramFec = this.pendingDatagrams.length > 0 ? this.datagramFec(path, room) : undefined;
+    const fec =
+      this.pendingDatagrams.length > 0
+        ? datagramFec
+        : this.streams.hasData
+          ? this.fecParams(path, this.streams.nextFecSetting())
+          : undefined;
+    if (fec) room -= this.repairReserveBytes(fec.k);
+    const protects = (setting: FecSetting) => this.protects(path, setting) === (fec !== undefined);
     if (this.handshakeDonePending && room > 1) {
       this.handshakeDonePending = false;
       frames.push({ type: 'handshake_done' });
@@ -2196,7 +2363,10 @@ export class Session {
       for (const f of streamSent) sent.push(f);
     }
     // Datagrams first: they exist for latency, and are never held back by bulk streams.
-    while (this.pendingDatagrams.length > 0) {
+    while (
+      this.pendingDatagrams.length > 0 &&
+      (datagramFec !== undefined) === (fec !== undefined)
+    ) {
       const d = this.pendingDatagrams[0]!;
       if (d.length > this.maxDatagramBytes) {
         this.pendingDatagrams.shift();
@@ -2222,7 +2392,7 @@ export class Session {
       room -= need;
     }
     let others: Path[] | undefined;
-    while (room > STREAM_FRAME_MIN_ROOM) {
+    while (room > STREAM_FRAME_MIN_ROOM && protects(this.streams.nextFecSetting())) {
       const next = this.streams.nextFrame(room);
       if (!next) break;
       frames.push(next.frame);
@@ -2235,11 +2405,57 @@ export class Session {
             p.copies.push({ frame: next.frame, sent: next.sent });
       }
     }
+    if (fec)
+      for (let i = before; i < sent.length; i++)
+        if (sent[i]!.kind === 'stream' || sent[i]!.kind === 'datagram') {
+          this.filledFec = fec;
+          break;
+        }
     if ((path.pingPending || (probe && sent.length === before)) && room >= 1) {
       frames.push({ type: 'ping' });
       sent.push({ kind: 'ping' });
     }
     return sent.length > before;
+  }
+
+  /**
+   * FEC parameters for a packet on `path` (`room` bytes of frames) led by the next datagram, or
+   * undefined for none. A datagram too large to fit beside the reserve for its repair goes
+   * unprotected rather than never.
+   */
+  private datagramFec(path: Path, room: number): FecParams | undefined {
+    const params = this.fecParams(path, this.config.datagramFec);
+    if (!params) return undefined;
+    const need = datagramFrameBytes(this.pendingDatagrams[0]!.length);
+    return need <= room - this.repairReserveBytes(params.k) ? params : undefined;
+  }
+
+  private fecParams(path: Path, setting: FecSetting): FecParams | undefined {
+    return setting === 'off' ? undefined : this.fec.params(path.id, setting);
+  }
+
+  private protects(path: Path, setting: FecSetting): boolean {
+    return this.fecParams(path, setting) !== undefined;
+  }
+
+  /**
+   * Room a protected packet leaves free, so its group's REPAIR fits a packet: the frame's own
+   * bytes for a group of `k` and the header and tag of the packet that carries it (the shard is
+   * a whole sealed packet).
+   */
+  private repairReserveBytes(k: number): number {
+    let maxPn = 0;
+    let maxPathId = 0;
+    for (const p of this.pathList) {
+      maxPn = Math.max(maxPn, p.nextPacketNumber);
+      maxPathId = Math.max(maxPathId, p.id);
+    }
+    // Packet numbers grow while the group is open; the margin covers any group's span.
+    return (
+      repairOverheadBound(k, Math.max(maxPathId, this.cidsIssuedUpTo), maxPn + REPAIR_PN_MARGIN) +
+      SHORT_HEADER_BYTES +
+      AEAD_TAG_BYTES
+    );
   }
 
   private sealAndSend(
@@ -2249,10 +2465,11 @@ export class Session {
     frames: Frame[],
     sent: SentFrame[],
     ackEliciting: boolean,
+    fec?: FecParams,
   ): number {
     const keys = this.keys!;
     const pn = path.nextPacketNumber++;
-    const header = encodeShortHeader(path.remoteCid!, pn, keys.sendPhase);
+    const header = encodeShortHeader(path.remoteCid!, pn, keys.sendPhase, fec !== undefined);
     const keyGeneration = keys.sendGeneration;
     // Sealing copies the plaintext, so the writer's own buffer serves without another copy.
     const plaintext = encodeFrames(frames, new ByteWriter(this.packetBytes)).view();
@@ -2272,6 +2489,14 @@ export class Session {
     }
     for (const f of sent) if (f.kind === 'stream') path.counters.streamBytesSent += f.length;
     const tracked = ackEliciting && !elsewhere;
+    let holdUntilMs: number | undefined;
+    if (fec && tracked) {
+      // Until the group's repair can have been answered: one PTO after the group closes.
+      const answerMs = path.recovery.rtt.ptoMs(this.peerMaxAckDelayMs);
+      holdUntilMs = this.fec.onProtectedSent(now, path.id, pn, bytes, fec, answerMs);
+    }
+    const repair = sent.some((f) => f.kind === 'repair');
+    if (repair) this.fec.onRepairSent(path.id, bytes.length);
     path.recovery.onPacketSent(now, {
       packetNumber: pn,
       sentTimeMs: now,
@@ -2280,6 +2505,8 @@ export class Session {
       inFlight: tracked,
       frames: tracked ? sent : [],
       keyGeneration,
+      ...(holdUntilMs !== undefined ? { holdUntilMs } : {}),
+      ...(repair ? { lossNotCongestion: true } : {}),
     });
     return bytes.length;
   }
@@ -2376,6 +2603,30 @@ export class Session {
       failovers: this.sessionCounters.failovers,
       suspended: this.suspendedSinceMs !== undefined,
       suspensions: this.sessionCounters.suspensions,
+      fecRecoveredPackets: this.fec.totals.fecRecoveredPackets,
+      ...this.fecTotals(),
+    };
+  }
+
+  private fecTotals(): Pick<
+    SessionStats,
+    | 'fecProtectedPackets'
+    | 'fecRepairPackets'
+    | 'fecRepairBytes'
+    | 'fecPeerRecoveredPackets'
+    | 'fecRebuiltRejected'
+    | 'fecUnrecoverableGroups'
+  > {
+    const { fecProtectedPackets, fecRepairPackets, fecRepairBytes, fecPeerRecoveredPackets } =
+      this.fec.totals;
+    const r = this.fec.receive.stats();
+    return {
+      fecProtectedPackets,
+      fecRepairPackets,
+      fecRepairBytes,
+      fecPeerRecoveredPackets,
+      fecRebuiltRejected: r.rebuiltRejected + r.corrupt,
+      fecUnrecoverableGroups: r.unrecoverable,
     };
   }
 
@@ -2400,6 +2651,7 @@ export class Session {
         ...p.counters,
         ptoCount: r.ptoFired + p.retired.ptoFired,
         reason: p.reason,
+        ...this.fec.pathStats(p.id),
       });
     }
     return out;
@@ -2453,9 +2705,16 @@ export type SentFrame =
   | { kind: 'control'; frame: Frame }
   | { kind: 'handshake_done' }
   | { kind: 'ping' }
+  /** A REPAIR frame: never sent again (a later group's repair is worth more). */
+  | { kind: 'repair' }
   /** Marks the packet whose ACK answers `pingPaths` (no frame of its own). */
   | { kind: 'ping_request' }
   | { kind: 'datagram' };
+
+/** Rebuilt packets processed after one datagram at most (a group rebuilds at most m ≤ 254). */
+const REBUILT_PER_DATAGRAM_MAX = 256;
+/** Packet numbers a group's sources may run ahead of the number when it is sized. */
+const REPAIR_PN_MARGIN = 1 << 16;
 
 /** Below this much room, no STREAM frame is started (its header alone takes up to 25 bytes). */
 const STREAM_FRAME_MIN_ROOM = 32;
@@ -2475,8 +2734,4 @@ function hasStreamDataInFlight(path: Path): boolean {
 
 function pairKey(local: Locator, remote: Locator): string {
   return `${local} ${remote}`;
-}
-
-function copyShort(p: ShortHeaderPacket): ShortHeaderPacket {
-  return { ...p, dcid: p.dcid.slice(), header: p.header.slice(), sealed: p.sealed.slice() };
 }

@@ -3,3 +3,4 @@ export * from './loss-estimator.js';
 export * from './receive-groups.js';
 export * from './repair-frame.js';
 export * from './send-groups.js';
+export * from './session-fec.js';

@@ -148,7 +148,7 @@ export class LossEstimator {
   private readonly targetResidualLoss: number;
   private readonly maxOverhead: number;
   private readonly groupSizes: readonly number[];
-  private samples = 0;
+  private outcomes = 0;
   private sinceLoss = Infinity;
   private last: boolean | undefined;
   /** Exponentially weighted counts: outcomes, losses, and transitions out of the bad state. */
@@ -191,7 +191,7 @@ export class LossEstimator {
       else this.badToGood++;
     }
     this.last = lost;
-    this.samples++;
+    this.outcomes++;
     this.sinceLoss = lost ? 0 : this.sinceLoss + 1;
   }
 
@@ -209,12 +209,17 @@ export class LossEstimator {
     return { p: Math.min(1, (r * lossRate) / (1 - lossRate)), r };
   }
 
+  /** Outcomes fed so far. */
+  get samples(): number {
+    return this.outcomes;
+  }
+
   snapshot(): LossSnapshot {
     const model = this.model();
     return {
       lossRate: this.lossRate(),
       meanBurst: this.sinceLoss === Infinity || model.r <= 0 ? 0 : 1 / model.r,
-      samples: this.samples,
+      samples: this.outcomes,
       model,
     };
   }

@@ -171,6 +171,11 @@ export class FecSendGroups {
     if (this.open !== undefined) this.close();
   }
 
+  /** The frame {@link pollRepair} would return, left in the queue. */
+  peekRepair(): RepairFrame | undefined {
+    return this.queue[0];
+  }
+
   /** The next REPAIR frame to send, oldest group first. */
   pollRepair(): RepairFrame | undefined {
     return this.queue.shift();

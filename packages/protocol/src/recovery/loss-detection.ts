@@ -38,6 +38,17 @@ export interface SentPacket<F> extends SentPacketInfo {
   frames: F[];
   /** The packet-protection key generation that sealed it (key update waits for its ACK). */
   keyGeneration?: number;
+  /**
+   * Not declared lost before this time: an FEC source packet whose group's repair may still
+   * rebuild it at the receiver, which then acknowledges it (docs/fec.md). Declaring it lost
+   * first would retransmit what FEC repairs, and cut the window for a loss that was repaired.
+   */
+  holdUntilMs?: number;
+  /**
+   * Its loss is no congestion signal: a REPAIR packet, sent only because the path's measured
+   * loss (beyond congestion) called for repair. It still counts in bytes in flight.
+   */
+  lossNotCongestion?: boolean;
 }
 
 export interface AckOutcome<F> {
@@ -254,6 +265,11 @@ export class LossDetection<F> {
       // The same sum decides loss and arms the timer, so a timer that fires always finds its
       // packet lost (comparing `now - delay` with the send time can differ by rounding).
       const t = p.sentTimeMs + lossDelay;
+      if (p.holdUntilMs !== undefined && now < p.holdUntilMs) {
+        if (this.lossTimeMs === undefined || p.holdUntilMs < this.lossTimeMs)
+          this.lossTimeMs = p.holdUntilMs;
+        continue;
+      }
       if (t <= now || this.largestAcked >= pn + PACKET_THRESHOLD) {
         lost.push(p);
       } else {
@@ -275,7 +291,7 @@ export class LossDetection<F> {
       this.packetsLost++;
       this.bytesLost += p.bytes;
     }
-    const inFlightLost = lost.filter((p) => p.inFlight);
+    const inFlightLost = lost.filter((p) => p.inFlight && !p.lossNotCongestion);
     if (inFlightLost.length > 0) {
       const persistent = this.persistentCongestion(inFlightLost, maxAckDelayMs);
       if (persistent) {

@@ -30,6 +30,15 @@ export const DEFAULT_STREAM_POLICY: Readonly<StreamPolicy> = Object.freeze({
   fec: 'off',
 });
 
+/**
+ * A full policy from a partial one: mode `bulk` unless given; FEC `auto` for low-latency
+ * streams (repair instead of a round trip is what they are for) and `off` for the others.
+ */
+export function resolveStreamPolicy(policy: Partial<StreamPolicy> = {}): StreamPolicy {
+  const mode = policy.mode ?? 'bulk';
+  return { mode, fec: policy.fec ?? (mode === 'low-latency' ? 'auto' : 'off') };
+}
+
 export interface StreamLimits {
   /** Per-stream receive window (bytes). */
   streamWindow: number;
@@ -353,6 +362,12 @@ export class Streams {
       this.streamsBlockedPending !== undefined ||
       this.streamBlockedPending.size > 0
     );
+  }
+
+  /** The FEC setting of the stream whose frame {@link nextFrame} would return next. */
+  nextFecSetting(): FecSetting {
+    const s = this.urgentQueue[0] ?? this.bulkQueue[0];
+    return s ? s.policy.fec : 'off';
   }
 
   /** Whether some stream has bytes (or a FIN) it may send now. */

@@ -5,6 +5,13 @@
 import { asciiBytes } from '../bytes.js';
 import { ByteReader, ByteWriter, varintLength, WireDecodeError } from './codec.js';
 import { CID_BYTES } from './packet.js';
+import {
+  decodeRepairFrame,
+  encodeRepairFrame,
+  REPAIR_FRAME_TYPE,
+  repairFrameBytes,
+  type RepairFrame,
+} from '../fec/repair-frame.js';
 
 export const FrameType = {
   PADDING: 0x00,
@@ -29,6 +36,10 @@ export const FrameType = {
   PATH_RESPONSE: 0x1b,
   CONNECTION_CLOSE: 0x1c,
   HANDSHAKE_DONE: 0x1e,
+  /** FEC: one parity shard of a group of protected packets (docs/protocol.md §15). */
+  REPAIR: REPAIR_FRAME_TYPE,
+  /** FEC: packets of a path the sender of this frame rebuilt rather than received. */
+  RECOVERED: 0x21,
   DATAGRAM: 0x31,
   /** The sender can be reached at a locator (sequence number, locator text). */
   ADD_ADDRESS: 0x3a,
@@ -82,12 +93,21 @@ export type Frame =
   | { type: 'path_response'; data: Uint8Array }
   | { type: 'add_address'; seq: number; locator: string }
   | { type: 'remove_address'; seq: number }
-  | { type: 'path_abandon'; pathId: number };
+  | { type: 'path_abandon'; pathId: number }
+  | RepairFrame
+  /** Packet numbers of path `pathId` rebuilt by FEC; ranges in descending order, as in ACK. */
+  | { type: 'recovered'; pathId: number; ranges: AckRange[] };
 
 /** Whether receiving the frame obliges the receiver to answer (RFC 9002 §2 "ack-eliciting"). */
 export function isAckEliciting(frame: Frame): boolean {
   // PATH_* frames elicit ACKs too: a path is proven alive by acknowledgements.
-  return frame.type !== 'padding' && frame.type !== 'ack' && frame.type !== 'connection_close';
+  // RECOVERED rides with ACKs and, like them, asks for no answer.
+  return (
+    frame.type !== 'padding' &&
+    frame.type !== 'ack' &&
+    frame.type !== 'recovered' &&
+    frame.type !== 'connection_close'
+  );
 }
 
 export function encodeFrames(frames: Frame[], w = new ByteWriter(256)): ByteWriter {
@@ -112,6 +132,15 @@ export function encodeFrames(frames: Frame[], w = new ByteWriter(256)): ByteWrit
         break;
       case 'ack':
         encodeAck(w, f.pathId ?? 0, f.ranges, f.ackDelayMs);
+        break;
+      case 'repair':
+        encodeRepairFrame(f, w);
+        break;
+      case 'recovered':
+        w.u8(FrameType.RECOVERED)
+          .varint(f.pathId)
+          .varint(f.ranges.length - 1);
+        encodeRanges(w, f.ranges);
         break;
       case 'path_cid':
         w.u8(FrameType.PATH_CID).varint(f.pathId).bytes(f.cid);
@@ -180,6 +209,17 @@ function encodeAck(
   w.varint(first.largest)
     .varint(delay)
     .varint(ranges.length - 1);
+  encodeRanges(w, ranges, true);
+}
+
+/**
+ * The ranges of an ACK (after its range count) or of a RECOVERED frame (which writes the
+ * first range's largest here too): the first range's length, then gap and length pairs.
+ */
+function encodeRanges(w: ByteWriter, ranges: readonly AckRange[], largestWritten = false): void {
+  const first = ranges[0];
+  if (!first) throw new RangeError('a range list needs at least one range');
+  if (!largestWritten) w.varint(first.largest);
   w.varint(first.largest - first.smallest);
   let smallest = first.smallest;
   for (let i = 1; i < ranges.length; i++) {
@@ -207,6 +247,8 @@ export function frameBytes(frame: Frame): number {
       );
     case 'datagram':
       return datagramFrameBytes(frame.data.length);
+    case 'repair':
+      return repairFrameBytes(frame);
     case 'ack': {
       const pathId = frame.pathId ?? 0;
       const delay = Math.max(0, Math.round(frame.ackDelayMs * ACK_DELAY_UNITS_PER_MS));
@@ -314,6 +356,16 @@ export function decodeFrames(payload: Uint8Array): Frame[] {
       case FrameType.PATH_ABANDON:
         frames.push({ type: 'path_abandon', pathId: readPathId(r) });
         break;
+      case FrameType.REPAIR:
+        frames.push(decodeRepairFrame(r));
+        break;
+      case FrameType.RECOVERED: {
+        const pathId = readPathId(r);
+        const count = r.varint('recovered range count');
+        const largest = r.varint('recovered largest');
+        frames.push({ type: 'recovered', pathId, ranges: decodeRanges(r, largest, count) });
+        break;
+      }
       case FrameType.RESET_STREAM:
         frames.push({
           type: 'reset_stream',
@@ -371,22 +423,29 @@ function decodeAck(r: ByteReader, pathId: number): Frame {
   const delay = r.varint('ack delay');
   const count = r.varint('ack range count');
   if (count >= ACK_RANGES_MAX * 4) throw new WireDecodeError(`ACK with ${count + 1} ranges`);
-  const firstLength = r.varint('ack first range');
-  if (firstLength > largest) throw new WireDecodeError('ACK range below packet number 0');
-  const ranges: AckRange[] = [{ smallest: largest - firstLength, largest }];
-  let smallest = largest - firstLength;
-  for (let i = 0; i < count; i++) {
-    const gap = r.varint('ack gap');
-    const length = r.varint('ack range length');
-    const high = smallest - gap - 2;
-    if (high < 0 || length > high) throw new WireDecodeError('ACK range below packet number 0');
-    ranges.push({ smallest: high - length, largest: high });
-    smallest = high - length;
-  }
+  const ranges = decodeRanges(r, largest, count);
   const ackDelayMs = delay / ACK_DELAY_UNITS_PER_MS;
   return pathId === 0
     ? { type: 'ack', ranges, ackDelayMs }
     : { type: 'ack', pathId, ranges, ackDelayMs };
+}
+
+/** Reads `count` + 1 ranges below `largest` (RFC 9000 §19.3.1), for ACK and RECOVERED. */
+function decodeRanges(r: ByteReader, largest: number, count: number): AckRange[] {
+  if (count >= ACK_RANGES_MAX * 4) throw new WireDecodeError(`${count + 1} ranges`);
+  const firstLength = r.varint('first range');
+  if (firstLength > largest) throw new WireDecodeError('range below packet number 0');
+  const ranges: AckRange[] = [{ smallest: largest - firstLength, largest }];
+  let smallest = largest - firstLength;
+  for (let i = 0; i < count; i++) {
+    const gap = r.varint('range gap');
+    const length = r.varint('range length');
+    const high = smallest - gap - 2;
+    if (high < 0 || length > high) throw new WireDecodeError('range below packet number 0');
+    ranges.push({ smallest: high - length, largest: high });
+    smallest = high - length;
+  }
+  return ranges;
 }
 
 /** Path IDs go into the AEAD nonce's first 32 bits, so they stay below 2^32. */

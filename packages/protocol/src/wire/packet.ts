@@ -26,6 +26,8 @@ export const MAX_DATAGRAM_BYTES = 1200;
 const FORM_LONG = 0x80;
 const FIXED_BIT = 0x40;
 const KEY_PHASE_BIT = 0x04;
+/** Short header: the packet is a source of an FEC group (§15); authenticated as part of the AD. */
+const FEC_PROTECTED_BIT = 0x08;
 
 export const LongType = {
   /** Initiator → responder: Noise message 1. */
@@ -71,6 +73,8 @@ export interface LongHeaderPacket {
 export interface ShortHeaderPacket {
   form: 'short';
   keyPhase: 0 | 1;
+  /** The sender put this packet in an FEC group: the receiver keeps a copy for repairs. */
+  fecProtected: boolean;
   dcid: Uint8Array;
   /** Low 32 bits of the packet number; see {@link decodePacketNumber}. */
   truncatedPacketNumber: number;
@@ -112,7 +116,7 @@ function parseOrThrow(bytes: Uint8Array): Packet {
   const flags = r.u8('flags');
   if ((flags & FIXED_BIT) === 0) throw new WireDecodeError('fixed bit is 0');
   if ((flags & FORM_LONG) === 0) {
-    if ((flags & ~(FIXED_BIT | KEY_PHASE_BIT)) !== 0)
+    if ((flags & ~(FIXED_BIT | KEY_PHASE_BIT | FEC_PROTECTED_BIT)) !== 0)
       throw new WireDecodeError('reserved bits set in short header');
     const dcid = r.bytesView(CID_BYTES, 'destination connection ID');
     const truncatedPacketNumber = r.u32('packet number');
@@ -121,6 +125,7 @@ function parseOrThrow(bytes: Uint8Array): Packet {
     return {
       form: 'short',
       keyPhase: flags & KEY_PHASE_BIT ? 1 : 0,
+      fecProtected: (flags & FEC_PROTECTED_BIT) !== 0,
       dcid,
       truncatedPacketNumber,
       header: bytes.subarray(0, SHORT_HEADER_BYTES),
@@ -206,10 +211,11 @@ export function encodeShortHeader(
   dcid: Uint8Array,
   packetNumber: number,
   keyPhase: 0 | 1,
+  fecProtected = false,
 ): Uint8Array {
   if (dcid.length !== CID_BYTES) throw new RangeError('connection IDs are 8 bytes');
   const w = new ByteWriter(SHORT_HEADER_BYTES);
-  w.u8(FIXED_BIT | (keyPhase ? KEY_PHASE_BIT : 0));
+  w.u8(FIXED_BIT | (keyPhase ? KEY_PHASE_BIT : 0) | (fecProtected ? FEC_PROTECTED_BIT : 0));
   w.bytes(dcid);
   w.u32(packetNumber % 0x1_0000_0000);
   return w.finish();
