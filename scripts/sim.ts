@@ -20,6 +20,7 @@ import {
   MULTIPATH_SCENARIO_SUMMARY,
   MULTIPATH_SCENARIOS,
   runDatagramExchange,
+  runFecMessages,
   runMultipath,
   runStreamTransfer,
   seedFromEnv,
@@ -92,10 +93,12 @@ const program = new Command('pnpm sim --')
   .addOption(new Option('--pattern <p>', 'handshake pattern').choices(['xx', 'ik']).default('xx'))
   .option('--max-virtual-ms <ms>', 'give up after this much virtual time', num(1, 1e9), 600_000)
   .addOption(
-    new Option('--scenario <name>', 'run a multipath scenario (two paths) instead').choices(
-      MULTIPATH_SCENARIOS,
-    ),
+    new Option(
+      '--scenario <name>',
+      'run a multipath scenario (two paths), or fec-messages (1 KB messages at 1,000/s on a low-latency stream)',
+    ).choices([...MULTIPATH_SCENARIOS, 'fec-messages']),
   )
+  .option('--fec <policy>', 'fec-messages: auto, off, or K,M', 'auto')
   .option('--rtt-ms <ms>', 'scenario: round-trip time of each path', num(0, 60_000), 20)
   .addOption(
     new Option('--scheduler <s>', 'scenario: how bulk data is spread over the paths')
@@ -134,7 +137,8 @@ const o = program.opts<{
   size: number;
   pattern: 'xx' | 'ik';
   maxVirtualMs: number;
-  scenario?: MultipathScenario;
+  scenario?: MultipathScenario | 'fec-messages';
+  fec: string;
   rttMs: number;
   scheduler: 'aggregate' | 'active-backup';
   json?: boolean;
@@ -155,7 +159,10 @@ const notWithScenario = [
   'messages',
   'size',
 ];
-const misplaced = o.scenario ? notWithScenario.filter(given) : ['rttMs', 'scheduler'].filter(given);
+const fecMessages = o.scenario === 'fec-messages';
+const misplaced = o.scenario
+  ? notWithScenario.filter((n) => given(n) && !(fecMessages && n === 'burst'))
+  : ['rttMs', 'scheduler', 'fec'].filter(given);
 if (misplaced.length > 0) {
   const flag = (n: string) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
   console.error(
@@ -206,7 +213,9 @@ const common = {
   maxVirtualMs: o.maxVirtualMs,
   endpoint: { congestion: o.congestion },
 };
-if (o.scenario) {
+if (o.scenario === 'fec-messages') {
+  runFecMessagesCommand();
+} else if (o.scenario) {
   runScenarioCommand(o.scenario);
 } else if (o.workload === 'streams') {
   const per = Math.floor(o.bytes / o.streams);
@@ -480,4 +489,48 @@ function eventText(e: MultipathResult['events'][number]): string {
     default:
       return `${e.type}${reason ? ` ${reason}` : ''}`;
   }
+}
+
+// ---- FEC message workload ----------------------------------------------------------------
+
+function runFecMessagesCommand(): void {
+  const fec = /^(\d+),(\d+)$/.exec(o.fec);
+  if (o.fec !== 'auto' && o.fec !== 'off' && !fec) {
+    console.error(`--fec expects auto, off or K,M, got "${o.fec}"`);
+    process.exit(2);
+  }
+  const messageLink: LinkOptions = {
+    delayMs: o.rttMs / 2,
+    jitterMs: o.jitter,
+    ...(o.burst
+      ? {
+          gilbertElliott: gilbertElliottFromMeanLoss({
+            lossRate: o.loss,
+            meanBurstLength: o.burst,
+          }),
+        }
+      : { loss: o.loss }),
+    ...(o.rate ? { rateBps: o.rate * 1e6, queuePackets: o.queue } : {}),
+  };
+  const r = runFecMessages({
+    ...common,
+    link: messageLink,
+    fec: fec ? { k: Number(fec[1]), m: Number(fec[2]) } : (o.fec as 'auto' | 'off'),
+  });
+  if (o.json) console.log(JSON.stringify(r));
+  else {
+    const f = (x: number) => x.toFixed(1);
+    console.log(
+      [
+        `Braid FEC messages — seed ${r.seed}, loss ${o.loss}${o.burst ? ` in bursts of ${o.burst}` : ''}, RTT ${o.rttMs} ms, FEC ${o.fec}`,
+        `  ${r.measuredMessages} messages of 1 KB measured (after ${r.messages - r.measuredMessages} warm-up)`,
+        `  latency p50 ${f(r.latencyMsP50)} ms, p99 ${f(r.latencyMsP99)} ms, max ${f(r.latencyMsMax)} ms`,
+        `  wire ${r.wireBytes} bytes for ${r.payloadBytes} of payload (${r.wireToPayload.toFixed(3)}x)`,
+        `  rebuilt by FEC ${r.recoveredPackets} packets, declared lost ${r.retransmittedPackets}, repairs ${r.repairPackets}`,
+        `  loss estimate ${(r.lossEstimate * 100).toFixed(2)}%, auto would choose (${r.chosen.k}, ${r.chosen.m})`,
+        r.verified ? 'VERIFIED' : `FAILED: ${r.failure}`,
+      ].join('\n'),
+    );
+  }
+  process.exit(r.verified ? 0 : 1);
 }

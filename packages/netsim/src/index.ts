@@ -100,3 +100,8 @@ export {
   type TimelinePath,
   type TimelineRow,
 } from './scenario/multipath.js';
+export {
+  runFecMessages,
+  type FecMessagesOptions,
+  type FecMessagesResult,
+} from './scenario/fec-messages.js';
