@@ -69,3 +69,11 @@ export function asciiString(bytes: Uint8Array): string {
   for (const b of bytes) out += String.fromCharCode(b);
   return out;
 }
+
+/**
+ * A copy of `bytes[start, end)`. `Uint8Array.prototype.slice` is used on purpose: on a Node
+ * `Buffer` (what sockets hand over) `.slice()` is a view, and a caller may reuse its buffer.
+ */
+export function copyBytes(bytes: Uint8Array, start = 0, end = bytes.length): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes, start, end);
+}

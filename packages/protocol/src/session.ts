@@ -20,7 +20,7 @@
  * What a lost packet carried is handed back to its owner (streams, control state) and sent
  * again in new packets; packets themselves are never resent.
  */
-import { asciiBytes, concatBytes, constantTimeEqual, toHex } from './bytes.js';
+import { asciiBytes, concatBytes, constantTimeEqual, copyBytes, toHex } from './bytes.js';
 import { AEAD_TAG_BYTES, type CryptoProvider } from './crypto/provider.js';
 import {
   BackpressureError,
@@ -665,7 +665,7 @@ export class Session {
       );
     if (this.pendingDatagrams.length >= this.config.datagramQueueMax)
       throw new BackpressureError(`datagram queue is full (${this.config.datagramQueueMax})`);
-    this.pendingDatagrams.push(data.slice());
+    this.pendingDatagrams.push(copyBytes(data));
   }
 
   /** Opens a stream to the peer; throws StreamLimitError when the peer's limit is reached. */
@@ -985,7 +985,7 @@ export class Session {
         this.reject('no_keys', 'short packet before the handshake completed');
         return false;
       }
-      const copy = datagram.slice();
+      const copy = copyBytes(datagram);
       const parsed = parsePacket(copy);
       if (parsed.ok && parsed.packet.form === 'short')
         this.earlyPackets.push({ path: tuple, packet: parsed.packet, datagram: copy });

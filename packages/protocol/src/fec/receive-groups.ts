@@ -14,6 +14,7 @@
  *
  * Every store is bounded by count, bytes and age; what a bound evicts is the oldest.
  */
+import { copyBytes } from '../bytes.js';
 import { InvalidOptionError } from '../errors.js';
 import {
   CodecCache,
@@ -174,7 +175,7 @@ export class FecReceiveGroups {
     if (bytes.length < 1 || bytes.length > SHARD_PACKET_BYTES_MAX) return NOTHING;
     const key = sourceKey(pathId, packetNumber);
     if (this.received.has(key)) return NOTHING;
-    this.received.set(key, { bytes: bytes.slice(), atMs: now });
+    this.received.set(key, { bytes: copyBytes(bytes), atMs: now });
     if (this.received.size > this.maxPackets)
       this.received.delete(this.received.keys().next().value!);
     const ids = this.waiting.get(key);

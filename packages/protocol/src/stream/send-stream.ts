@@ -3,6 +3,7 @@
  * peer acknowledges them, so that lost ranges can be sent again (frames, not packets, are
  * retransmitted). Bounded by `bufferMax`: `write` takes only what fits.
  */
+import { copyBytes } from '../bytes.js';
 import { RangeSet } from '../range-set.js';
 
 export type SendState = 'open' | 'ended' | 'reset' | 'done';
@@ -75,7 +76,7 @@ export class SendStream {
     const n = Math.min(data.length, this.writable);
     if (n === 0) return 0;
     // Copy: the caller may reuse its buffer once write returns.
-    this.chunks.push(data.slice(0, n));
+    this.chunks.push(copyBytes(data, 0, n));
     this.chunkStarts.push(this.writeOffset);
     this.writeOffset += n;
     return n;
