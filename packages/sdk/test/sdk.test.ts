@@ -1,0 +1,235 @@
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDaemon, type Daemon } from '@braid/daemon';
+import { IPC_PROTOCOL_VERSION, IpcConnection, controlProtocol } from '@braid/ipc';
+import { connect, embedded, type BraidClient, type DaemonClient } from '@braid/sdk';
+
+type Tap = { teardown(fn: () => unknown): void };
+
+function tempDir(t: Tap): string {
+  const dir = mkdtempSync(join(tmpdir(), 'braid-sdk-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const quiet = { write: () => undefined };
+
+function content(offset: number, length: number): Buffer {
+  const b = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) b[i] = ((offset + i) * 131 + 7) & 0xff;
+  return b;
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function daemonPair(
+  t: Tap,
+): Promise<{ a: Daemon; b: Daemon; clientA: DaemonClient; clientB: DaemonClient }> {
+  const start = async (peers: { eid: string; locators: string[] }[]) => {
+    const dir = tempDir(t);
+    const d = await startDaemon({
+      config: {
+        stateDir: dir,
+        socketPath: join(dir, 's.sock'),
+        bind: ['127.0.0.1:0', '127.0.0.2:0'],
+        allow: 'open',
+        peers,
+        log: { level: 'silent' },
+      },
+      logDestination: quiet,
+    });
+    t.teardown(() => d.close());
+    return d;
+  };
+  const a = await start([]);
+  const b = await start([{ eid: a.eid, locators: a.locators }]);
+  const clientA = await connect({ socketPath: a.socketPath });
+  t.teardown(() => clientA.close());
+  const clientB = await connect({ socketPath: b.socketPath });
+  t.teardown(() => clientB.close());
+  return { a, b, clientA, clientB };
+}
+
+async function embeddedPair(t: Tap): Promise<{ clientA: BraidClient; clientB: BraidClient }> {
+  const a = await embedded({ bind: ['127.0.0.1:0', '127.0.0.2:0'] });
+  t.teardown(() => a.close());
+  const b = await embedded({
+    bind: ['127.0.0.1:0', '127.0.0.2:0'],
+    peers: [{ eid: a.eid, locators: a.locators }],
+  });
+  t.teardown(() => b.close());
+  return { clientA: a, clientB: b };
+}
+
+/**
+ * The same application code, whatever the mode: B opens a session to A, sends 3 MB to A's
+ * `echo` service, which sends it back; then a datagram from B to A. Returns what it saw.
+ */
+async function scenario(clientA: BraidClient, clientB: BraidClient) {
+  const listener = await clientA.listen('echo');
+  const served = (async () => {
+    for await (const stream of listener) {
+      stream.pipe(stream);
+      await once(stream, 'finish');
+      return stream.session;
+    }
+    throw new Error('listener ended');
+  })();
+  const session = await clientB.openSession(clientA.eid);
+  const stream = await session.openStream('echo');
+  const size = 3 * 1024 * 1024;
+  const data = content(0, size);
+  const [, echoed] = await Promise.all([
+    (async () => {
+      for (let off = 0; off < size; off += 100_000) {
+        if (!stream.write(data.subarray(off, off + 100_000))) await once(stream, 'drain');
+      }
+      stream.end();
+    })(),
+    readAll(stream),
+  ]);
+  const remote = await served;
+  await listener.close();
+  const got = new Promise<Uint8Array>((resolve) => remote.on('datagram', resolve));
+  session.sendDatagram(Buffer.from('ping'));
+  return {
+    sizeOk: echoed.length === size,
+    sameHash:
+      createHash('sha256').update(echoed).digest('hex') ===
+      createHash('sha256').update(data).digest('hex'),
+    remotePeer: remote.peer,
+    datagram: Buffer.from(await got).toString(),
+    paths: (await session.paths()).length,
+    rttType: typeof (await session.stats()).rttMs,
+  };
+}
+
+t.test('the same app code runs through braidd (connect) and embedded', async (t) => {
+  const d = await daemonPair(t);
+  t.equal(d.clientB.mode, 'daemon');
+  const e = await embeddedPair(t);
+  t.equal(e.clientB.mode, 'embedded');
+  for (const [mode, pair] of [
+    ['daemon', d],
+    ['embedded', e],
+  ] as const) {
+    const r = await scenario(pair.clientA, pair.clientB);
+    t.same(
+      r,
+      {
+        sizeOk: true,
+        sameHash: true,
+        remotePeer: pair.clientB.eid,
+        datagram: 'ping',
+        paths: r.paths,
+        rttType: 'number',
+      },
+      `${mode}: echoed byte-exact, datagram delivered`,
+    );
+    t.ok(r.paths >= 1, `${mode}: paths reported`);
+  }
+});
+
+t.test('a reader that stops holds the writer back through both daemons', async (t) => {
+  const { clientA, clientB } = await daemonPair(t);
+  const listener = await clientA.listen('sink');
+  const session = await clientB.openSession(clientA.eid);
+  const stream = await session.openStream('sink');
+  // Taken from the listener's queue (it may have arrived before any 'stream' handler).
+  const next = await listener[Symbol.asyncIterator]().next();
+  const incoming = next.value as NodeJS.ReadableStream & { pause(): void };
+  incoming.pause();
+  let written = 0;
+  const chunk = 64 * 1024;
+  // Write until backpressure holds for a while; bounded by 2 000 chunks (128 MB).
+  let stalled = 0;
+  for (let i = 0; i < 2000 && stalled < 20; i++) {
+    if (stream.write(content(written, chunk))) {
+      written += chunk;
+      stalled = 0;
+      continue;
+    }
+    written += chunk;
+    const drained = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        stream.off('drain', onDrain);
+        resolve(false);
+      }, 20);
+      const onDrain = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      stream.once('drain', onDrain);
+    });
+    stalled = drained ? 0 : stalled + 1;
+  }
+  t.ok(stalled >= 20, 'the writer was held back');
+  // What the pipeline holds: IPC windows and stream buffers on both hosts and the protocol's
+  // per-stream window; far below what was offered if anything buffered without bound.
+  t.ok(written <= 16 * 1024 * 1024, `at most 16 MiB in flight (${written} bytes written)`);
+  stream.end();
+  const got = await readAll(incoming);
+  t.equal(got.length, written);
+  t.ok(got.equals(content(0, written)), 'byte-exact once the reader resumes');
+});
+
+t.test(
+  'connect: a clear error when the daemon is not there, or speaks another version',
+  async (t) => {
+    const dir = tempDir(t);
+    const absent = join(dir, 'absent.sock');
+    await t.rejects(connect({ socketPath: absent }), {
+      code: 'ERR_BRAID_DAEMON_NOT_RUNNING',
+      message: `braidd is not running (no socket at ${absent}); start it with \`braid daemon\``,
+    });
+    await t.rejects(connect({ env: { BRAID_SOCKET: absent } }), {
+      code: 'ERR_BRAID_DAEMON_NOT_RUNNING',
+    });
+    await t.rejects(connect({ socketPath: absent, signal: AbortSignal.abort() }), {
+      code: 'ERR_BRAID_ABORTED',
+    });
+    // A "daemon" from the future.
+    const future = join(dir, 'future.sock');
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => {
+      sockets.push(socket);
+      const conn = new IpcConnection(socket, {
+        role: 'server',
+        spec: controlProtocol,
+        software: 'braidd 9.0.0',
+        protocolVersion: IPC_PROTOCOL_VERSION + 1,
+      });
+      conn.on('close', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(future, r));
+    t.teardown(() => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    });
+    await t.rejects(connect({ socketPath: future }), {
+      code: 'ERR_BRAID_IPC_VERSION',
+      message: /braidd 9\.0\.0 speaks control protocol version 2 but braid-sdk .* speaks version 1/,
+    });
+  },
+);
+
+t.test('the app learns when braidd goes away', async (t) => {
+  const { a, clientA } = await daemonPair(t);
+  const listener = await clientA.listen('svc');
+  const errors: string[] = [];
+  clientA.on('error', (e) => errors.push((e as Error & { code: string }).code));
+  const listenerClosed = new Promise<void>((resolve) => listener.on('close', resolve));
+  await a.close();
+  await listenerClosed;
+  t.same(errors, ['ERR_BRAID_DAEMON_CONNECTION_LOST']);
+  await t.rejects(clientA.status(), { code: 'ERR_BRAID_IPC_CLOSED' });
+});

@@ -1,0 +1,53 @@
+/**
+ * A Braid transfer over both links survives `ip link set down` of link 1 midway, byte for byte.
+ * The endpoint in a learns its address is gone (a send fails, or the interface list drops it)
+ * and moves everything to link 2. Once through braidd in each host (the SDK's `connect`), once
+ * with endpoints embedded in the peers (what the netns benchmarks run).
+ */
+import t from 'tap';
+import { createLab, labSupport } from '../../scripts/netns/lab.js';
+import { runTransfer } from '../../scripts/netns/transfer.js';
+import {
+  byteExact,
+  FAULT_AT_BYTES,
+  faultMidTransfer,
+  senderEventsOn,
+  senderPathsOn,
+  TRANSFER_BYTES,
+  TRANSFER_TIMEOUT_MS,
+} from './support/transfer.js';
+
+const support = await labSupport();
+
+for (const via of ['daemon', 'embedded'] as const)
+  t.test(
+    `${via === 'daemon' ? 'braidd in each host' : 'embedded endpoints'}: ip link set down of link 1 mid-transfer: every byte arrives, link 2 carries the rest`,
+    { skip: support.ok ? false : support.reason },
+    async (t) => {
+      const lab = await createLab({ rateMbit: 100 });
+      t.teardown(() => lab.close());
+      const r = await runTransfer({
+        lab,
+        system: 'braid',
+        via,
+        bytes: TRANSFER_BYTES,
+        timeoutMs: TRANSFER_TIMEOUT_MS,
+        fault: { atBytes: FAULT_AT_BYTES, apply: () => lab.setLinkUp(1, false) },
+      });
+      byteExact(t, r);
+      faultMidTransfer(t, r);
+      const changes = senderEventsOn(lab, r, 1).map((e) => `${e.change}: ${e.reason}`);
+      t.ok(
+        changes.some((c) => c.startsWith('down')),
+        `a took its link-1 path down (${changes.join('; ')})`,
+      );
+      t.ok(
+        senderPathsOn(lab, r, 1).every((p) => p.status === 'down'),
+        'the link-1 path is still down at the end (the link is)',
+      );
+      t.ok(
+        senderPathsOn(lab, r, 2).some((p) => p.status === 'active'),
+        'the link-2 path is active',
+      );
+    },
+  );
