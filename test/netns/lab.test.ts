@@ -166,6 +166,9 @@ t.test('IPv6 addresses on both links when asked', { skip }, async (t) => {
   t.teardown(() => lab.close());
   await echo(lab, 'b');
   for (const link of lab.links) {
+    // One unmeasured round first: the reply to the very first packet can be dropped while
+    // neighbour discovery resolves the other host (seen once in CI: 9 of 10).
+    await ping(lab, 'a', `[${link.b6}]:7000`, `[${link.a6}]:7001`, 1);
     const r = await ping(lab, 'a', `[${link.b6}]:7000`, `[${link.a6}]:7001`);
     t.equal(r.received, 10, `link ${link.id} over ${link.a6} → ${link.b6}`);
   }

@@ -21,6 +21,9 @@ t.test(
         `braid: braidd is not running (no socket at ${socket}); start it with \`braid daemon\` (ERR_BRAID_DAEMON_NOT_RUNNING)\n`,
       );
     }
+    const after = await runBraid(['status', '--socket', socket]);
+    t.equal(after.code, 1, '--socket may also follow the command');
+    t.match(after.stderr, `no socket at ${socket}`);
     const fromEnv = await runBraid(['status'], { env: { BRAID_SOCKET: socket } });
     t.equal(fromEnv.code, 1);
     t.match(fromEnv.stderr, `no socket at ${socket}`, '$BRAID_SOCKET names the socket too');
