@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UnknownPathError, UnknownSessionError } from '@braid/protocol';
 import { parseEid, parseIntOption, parseLocator, parsePathId, parseService } from './args.js';
 import { createRequire } from 'node:module';
 import {
@@ -26,8 +27,6 @@ import {
   EXIT_USAGE,
   exitCodeOf,
   PingTimeoutError,
-  UnknownPathError,
-  UnknownSessionError,
   UsageError,
 } from './errors.js';
 import {

@@ -9,10 +9,9 @@ import {
   parseLocator,
   parsePathId,
   parseService,
-  UnknownSessionError,
   UsageError,
 } from '@braid/cli';
-import { Eid, EidParseError } from '@braid/protocol';
+import { Eid, EidParseError, UnknownSessionError } from '@braid/protocol';
 
 const EID = new Eid(new Uint8Array(16).fill(7)).toString();
 
@@ -82,7 +81,7 @@ t.test('exit codes: 2 for a bad command line, 1 for the rest', (t) => {
   t.equal(exitCodeOf('a string'), EXIT_RUNTIME);
   t.equal(
     describeError(new UnknownSessionError('no session "9"\nmore')),
-    'no session "9" (ERR_BRAID_SESSION_UNKNOWN)',
+    'no session "9" (ERR_BRAID_UNKNOWN_SESSION)',
   );
   t.equal(describeError(new Error('plain')), 'plain');
   t.end();

@@ -143,5 +143,5 @@ t.test('status, peers, sessions, paths and ping against two daemons', async (t) 
   const badPath = await braid('path', 'down', String(session.id), '99');
   t.equal(badPath.code, 1);
   const ids = listed[0]!.paths.map((p) => p.id).join(', ');
-  t.match(badPath.stderr, `has no path 99; its paths are ${ids} (ERR_BRAID_PATH_UNKNOWN)`);
+  t.match(badPath.stderr, `has no path 99; its paths are ${ids} (ERR_BRAID_UNKNOWN_PATH)`);
 });

@@ -2,19 +2,7 @@
  * braidd's errors (STYLE §5): one class per condition with a Node-style `code`. Each message is
  * one line a person can act on; `runBraidd` prints it and exits non-zero.
  */
-import { BraidError } from '@braid/protocol';
-
-function defineError<C extends string>(name: string, code: C) {
-  const cls = class extends BraidError {
-    readonly code: C = code;
-    constructor(message: string, options?: { cause?: unknown }) {
-      super(message, options);
-      this.name = name;
-    }
-  };
-  Object.defineProperty(cls, 'name', { value: name });
-  return cls;
-}
+import { defineError } from '@braid/protocol';
 
 /** The config file could not be read, is not JSON, or fails the schema (one line per problem). */
 export class ConfigError extends defineError('ConfigError', 'ERR_BRAID_CONFIG_INVALID') {

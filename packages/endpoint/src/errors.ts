@@ -4,19 +4,7 @@
  * an application handles both modes alike. Errors of the protocol core (`ERR_BRAID_EID_INVALID`,
  * `ERR_BRAID_HANDSHAKE_TIMEOUT`, `ERR_BRAID_SESSION_CLOSED`, …) come from `@braid/protocol`.
  */
-import { BraidError } from '@braid/protocol';
-
-function defineError<C extends string>(name: string, code: C) {
-  const cls = class extends BraidError {
-    readonly code: C = code;
-    constructor(message: string, options?: { cause?: unknown }) {
-      super(message, options);
-      this.name = name;
-    }
-  };
-  Object.defineProperty(cls, 'name', { value: name });
-  return cls;
-}
+import { defineError } from '@braid/protocol';
 
 /** A local locator could not be bound because another socket holds it. */
 export class AddressInUseError extends defineError(

@@ -95,7 +95,11 @@ export abstract class BraidError extends Error {
   abstract readonly code: string;
 }
 
-function defineError<C extends string>(name: string, code: C) {
+/**
+ * A {@link BraidError} class with its `name` and `code` fixed: `class X extends
+ * defineError('X', 'ERR_BRAID_X') {}`. The other packages define their errors with it too.
+ */
+export function defineError<C extends string>(name: string, code: C) {
   const cls = class extends BraidError {
     readonly code: C = code;
     constructor(message: string, options?: { cause?: unknown }) {
