@@ -8,7 +8,12 @@ export * from './errors.js';
 export * from './udp-endpoint.js';
 export { EmbeddedSession } from './session.js';
 export { EmbeddedStream, READ_CHUNK_BYTES, STREAM_HIGH_WATER_MARK_BYTES } from './stream.js';
-export { EmbeddedServiceListener, SERVICE_BACKLOG_DEFAULT } from './service-listener.js';
+export {
+  EmbeddedServiceListener,
+  QueuedServiceListener,
+  SERVICE_BACKLOG_DEFAULT,
+} from './service-listener.js';
+export { TypedEmitter } from './typed-emitter.js';
 export * from './service-header.js';
 export {
   selectCrypto,

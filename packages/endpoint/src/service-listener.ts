@@ -1,25 +1,28 @@
 /**
  * Incoming streams of one service. Streams go to `'stream'` listeners when there are any;
- * otherwise they wait (at most `backlog` of them) for the async iterator. A stream that finds
- * the backlog full is refused with SERVICE_REFUSED, which the opener sees as
- * `ERR_BRAID_SERVICE_REFUSED`.
+ * otherwise they wait (at most `backlog` of them) for the async iterator. {@link
+ * QueuedServiceListener} is that mechanism, shared by the embedded endpoint's listener here and
+ * the SDK's daemon client; each says what a stream that finds no room becomes and how closing
+ * reaches its side.
  */
-import { EventEmitter } from 'node:events';
 import type { BraidStream, ServiceEvents, ServiceListener } from './api.js';
 import { EndpointClosedError } from './errors.js';
+import { TypedEmitter } from './typed-emitter.js';
 
 /** Streams accepted but not yet taken by the iterator, per service, by default. */
 export const SERVICE_BACKLOG_DEFAULT = 128;
 
-export class EmbeddedServiceListener extends EventEmitter implements ServiceListener {
+export abstract class QueuedServiceListener
+  extends TypedEmitter<ServiceEvents>
+  implements ServiceListener
+{
   private readonly queue: BraidStream[] = [];
   private readonly waiting: ((result: IteratorResult<BraidStream>) => void)[] = [];
-  private closed = false;
+  protected closed = false;
 
   constructor(
     readonly service: string,
     private readonly backlog: number,
-    private readonly onClose: (listener: EmbeddedServiceListener) => void,
   ) {
     super();
   }
@@ -28,7 +31,7 @@ export class EmbeddedServiceListener extends EventEmitter implements ServiceList
     return this.closed;
   }
 
-  /** Whether another stream can be taken now (the accepting side checks before accepting). */
+  /** Whether another stream can be taken now. */
   get hasRoom(): boolean {
     if (this.closed) return false;
     return (
@@ -38,27 +41,30 @@ export class EmbeddedServiceListener extends EventEmitter implements ServiceList
     );
   }
 
-  /** Hands an accepted stream to the application; call only when {@link hasRoom}. */
-  deliver(stream: BraidStream): void {
+  /**
+   * Hands a stream to the application: a `'stream'` listener, a waiting iterator, or the
+   * backlog. Returns false, taking nothing, when there is no room ({@link hasRoom}).
+   */
+  protected offer(stream: BraidStream): boolean {
+    if (!this.hasRoom) return false;
     if (this.listenerCount('stream') > 0) {
       this.emit('stream', stream);
-      return;
+      return true;
     }
     const waiter = this.waiting.shift();
     if (waiter) waiter({ value: stream, done: false });
     else this.queue.push(stream);
+    return true;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /** Marks the listener closed: streams nobody took are destroyed, iterators end. */
+  protected finish(error?: Error): void {
     this.closed = true;
-    this.onClose(this);
-    // Accepted streams nobody took are abandoned: the peer sees them reset (CANCELLED).
-    for (const stream of this.queue.splice(0))
-      stream.destroy(new EndpointClosedError(`listener for ${this.service} closed`));
+    for (const stream of this.queue.splice(0)) stream.destroy(error);
     for (const waiter of this.waiting.splice(0)) waiter({ value: undefined, done: true });
-    this.emit('close');
   }
+
+  abstract close(): Promise<void>;
 
   [Symbol.asyncIterator](): AsyncIterator<BraidStream> {
     return {
@@ -75,18 +81,33 @@ export class EmbeddedServiceListener extends EventEmitter implements ServiceList
       },
     };
   }
+}
 
-  override on<E extends keyof ServiceEvents>(
-    event: E,
-    listener: (...args: ServiceEvents[E]) => void,
-  ): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
+/**
+ * The embedded endpoint's listener. The accepting side checks {@link hasRoom} before it accepts
+ * a stream, and refuses it with SERVICE_REFUSED otherwise (the opener sees
+ * `ERR_BRAID_SERVICE_REFUSED`).
+ */
+export class EmbeddedServiceListener extends QueuedServiceListener {
+  constructor(
+    service: string,
+    backlog: number,
+    private readonly onClose: (listener: EmbeddedServiceListener) => void,
+  ) {
+    super(service, backlog);
   }
 
-  override off<E extends keyof ServiceEvents>(
-    event: E,
-    listener: (...args: ServiceEvents[E]) => void,
-  ): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
+  /** Hands an accepted stream to the application; call only when {@link hasRoom}. */
+  deliver(stream: BraidStream): void {
+    this.offer(stream);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose(this);
+    // Accepted streams nobody took are abandoned: the peer sees them reset (CANCELLED).
+    this.finish(new EndpointClosedError(`listener for ${this.service} closed`));
+    this.emit('close');
   }
 }

@@ -2,7 +2,7 @@
  * `BraidSession` on the embedded endpoint: one protocol session, its streams with their
  * service headers (docs/protocol.md §15), datagrams, paths, pings and events.
  */
-import { EventEmitter } from 'node:events';
+import { TypedEmitter } from './typed-emitter.js';
 import {
   BackpressureError,
   closeCodeName,
@@ -87,7 +87,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-export class EmbeddedSession extends EventEmitter implements BraidSession {
+export class EmbeddedSession extends TypedEmitter<SessionEvents> implements BraidSession {
   private readonly slots = new Map<number, Slot>();
   private readonly openWaiters: (() => void)[] = [];
   private readonly pingWaiters = new Set<PingWaiter>();
@@ -321,20 +321,6 @@ export class EmbeddedSession extends EventEmitter implements BraidSession {
       // Already gone in the protocol: the `closed` event has been queued.
     }
     this.runtime.kick();
-  }
-
-  override on<E extends keyof SessionEvents>(
-    event: E,
-    listener: (...args: SessionEvents[E]) => void,
-  ): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-
-  override off<E extends keyof SessionEvents>(
-    event: E,
-    listener: (...args: SessionEvents[E]) => void,
-  ): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
   }
 
   // ---- protocol events (from the endpoint) --------------------------------------------

@@ -20,7 +20,7 @@
  * is polled every `addressPollMs` to see addresses disappear and (re)appear.
  */
 import dgram from 'node:dgram';
-import { EventEmitter } from 'node:events';
+import { TypedEmitter } from './typed-emitter.js';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -289,7 +289,7 @@ export async function openEndpoint(options: UdpEndpointOptions = {}): Promise<Ud
   return endpoint;
 }
 
-export class UdpEndpoint extends EventEmitter implements BraidClient {
+export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements BraidClient {
   readonly mode = 'embedded' as const;
   readonly eid: string;
   readonly logger: Logger;
@@ -1253,19 +1253,5 @@ export class UdpEndpoint extends EventEmitter implements BraidClient {
     );
     this.sockets.clear();
     this.logger.info('endpoint closed');
-  }
-
-  override on<E extends keyof UdpEndpointEvents>(
-    event: E,
-    listener: (...args: UdpEndpointEvents[E]) => void,
-  ): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-
-  override off<E extends keyof UdpEndpointEvents>(
-    event: E,
-    listener: (...args: UdpEndpointEvents[E]) => void,
-  ): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
   }
 }

@@ -4,12 +4,13 @@
  * streams are `Duplex`es whose backpressure is the IPC credit window, so a slow reader slows the
  * daemon, which slows the peer (protocol flow control), with bounded buffers at every hop.
  */
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import {
+  QueuedServiceListener,
   SERVICE_NAME_PATTERN,
   ServiceNameError,
+  TypedEmitter,
   type Abortable,
   type BraidClient,
   type BraidSession,
@@ -20,7 +21,6 @@ import {
   type OpenStreamOptions,
   type PeerEntry,
   type PingResult,
-  type ServiceEvents,
   type ServiceListener,
   type SessionEvents,
   type SessionSummary,
@@ -79,7 +79,7 @@ export interface DaemonStatus extends NodeStatus {
   metricsUrl?: string;
 }
 
-export class DaemonSession extends EventEmitter implements BraidSession {
+export class DaemonSession extends TypedEmitter<SessionEvents> implements BraidSession {
   private closedWith: { code: number; reason: string; byPeer: boolean } | undefined;
 
   constructor(
@@ -179,103 +179,42 @@ export class DaemonSession extends EventEmitter implements BraidSession {
     this.closedWith = info;
     this.emit('closed', info);
   }
-
-  override on<E extends keyof SessionEvents>(
-    event: E,
-    listener: (...args: SessionEvents[E]) => void,
-  ): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-
-  override off<E extends keyof SessionEvents>(
-    event: E,
-    listener: (...args: SessionEvents[E]) => void,
-  ): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
-  }
 }
 
-export class DaemonServiceListener extends EventEmitter implements ServiceListener {
-  private readonly queue: BraidStream[] = [];
-  private readonly waiting: ((r: IteratorResult<BraidStream>) => void)[] = [];
-  private closed = false;
-
+export class DaemonServiceListener extends QueuedServiceListener {
   constructor(
     private readonly client: DaemonClient,
-    readonly service: string,
+    service: string,
   ) {
-    super();
+    super(service, LISTEN_BACKLOG);
   }
 
-  /** @internal A stream the daemon handed over. */
+  /** @internal A stream the daemon handed over; with no room the opener sees it reset. */
   deliver(stream: BraidStream): void {
-    if (this.closed) {
-      stream.destroy();
-      return;
-    }
-    if (this.listenerCount('stream') > 0) {
-      this.emit('stream', stream);
-      return;
-    }
-    const waiter = this.waiting.shift();
-    if (waiter) waiter({ value: stream, done: false });
-    else if (this.queue.length < LISTEN_BACKLOG) this.queue.push(stream);
-    // The app takes nothing: the opener sees the stream reset.
-    else stream.destroy();
+    if (!this.offer(stream)) stream.destroy();
   }
 
   /** @internal The registration ended without `close()` (the daemon dropped it, or the connection). */
   ended(error: Error | undefined): void {
     if (this.closed) return;
-    this.finish();
+    this.end();
     if (error && this.listenerCount('error') > 0) this.emit('error', error);
     this.emit('close');
   }
 
-  private finish(): void {
-    this.closed = true;
+  private end(): void {
+    this.finish();
     this.client.forgetListener(this);
-    for (const s of this.queue.splice(0)) s.destroy();
-    for (const w of this.waiting.splice(0)) w({ value: undefined, done: true });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.finish();
+    this.end();
     if (this.client.connection.isOpen)
       await this.client.connection.request('unlisten', { service: this.service }).catch(() => {
         // Already gone on the daemon's side.
       });
     this.emit('close');
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<BraidStream> {
-    return {
-      next: () => {
-        const s = this.queue.shift();
-        if (s) return Promise.resolve({ value: s, done: false });
-        if (this.closed) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => this.waiting.push(resolve));
-      },
-      return: async () => {
-        await this.close();
-        return { value: undefined, done: true };
-      },
-    };
-  }
-
-  override on<E extends keyof ServiceEvents>(
-    event: E,
-    listener: (...args: ServiceEvents[E]) => void,
-  ): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-
-  override off<E extends keyof ServiceEvents>(
-    event: E,
-    listener: (...args: ServiceEvents[E]) => void,
-  ): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
   }
 }
 
@@ -286,7 +225,7 @@ export function forwardedResetError(e: ErrorBody): Error {
     : new ForwardedError('ERR_BRAID_STREAM_RESET', `stream reset by braidd: ${e.message}`);
 }
 
-export class DaemonClient extends EventEmitter implements BraidClient {
+export class DaemonClient extends TypedEmitter<ClientEvents> implements BraidClient {
   readonly mode = 'daemon' as const;
   eid = '';
   /** Errors with no caller to reject (a refused datagram, an invalid event): also on `error`. */
@@ -481,19 +420,5 @@ export class DaemonClient extends EventEmitter implements BraidClient {
     this.closing = true;
     this.connection.close();
     await this.connection.closed;
-  }
-
-  override on<E extends keyof ClientEvents>(
-    event: E,
-    listener: (...args: ClientEvents[E]) => void,
-  ): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-
-  override off<E extends keyof ClientEvents>(
-    event: E,
-    listener: (...args: ClientEvents[E]) => void,
-  ): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
   }
 }
