@@ -4,17 +4,8 @@
  * noticed.
  */
 import t from 'tap';
-import { createLab, labSupport } from '../../scripts/netns/lab.js';
-import { runTransfer } from '../../scripts/netns/transfer.js';
-import {
-  byteExact,
-  FAULT_AT_BYTES,
-  faultMidTransfer,
-  senderEventsOn,
-  senderPathsOn,
-  TRANSFER_BYTES,
-  TRANSFER_TIMEOUT_MS,
-} from './support/transfer.js';
+import { labSupport } from '../../scripts/netns/lab.js';
+import { senderEventsOn, senderPathsOn, faultedTransfer } from './support/transfer.js';
 
 const support = await labSupport();
 
@@ -22,18 +13,7 @@ t.test(
   'braidd in each host: silent blackhole of link 1 mid-transfer: every byte arrives, the path is suspected',
   { skip: support.ok ? false : support.reason },
   async (t) => {
-    const lab = await createLab({ rateMbit: 100 });
-    t.teardown(() => lab.close());
-    const r = await runTransfer({
-      lab,
-      system: 'braid',
-      via: 'daemon',
-      bytes: TRANSFER_BYTES,
-      timeoutMs: TRANSFER_TIMEOUT_MS,
-      fault: { atBytes: FAULT_AT_BYTES, apply: () => lab.setBlackhole(1, true) },
-    });
-    byteExact(t, r);
-    faultMidTransfer(t, r);
+    const { lab, r } = await faultedTransfer(t, (lab) => lab.setBlackhole(1, true));
     const changes = senderEventsOn(lab, r, 1).map((e) => String(e.change));
     t.ok(changes.includes('suspect'), `a suspected its link-1 path (${changes.join(', ')})`);
     t.notOk(

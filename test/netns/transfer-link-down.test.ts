@@ -5,17 +5,8 @@
  * with endpoints embedded in the peers (what the netns benchmarks run).
  */
 import t from 'tap';
-import { createLab, labSupport } from '../../scripts/netns/lab.js';
-import { runTransfer } from '../../scripts/netns/transfer.js';
-import {
-  byteExact,
-  FAULT_AT_BYTES,
-  faultMidTransfer,
-  senderEventsOn,
-  senderPathsOn,
-  TRANSFER_BYTES,
-  TRANSFER_TIMEOUT_MS,
-} from './support/transfer.js';
+import { labSupport } from '../../scripts/netns/lab.js';
+import { senderEventsOn, senderPathsOn, faultedTransfer } from './support/transfer.js';
 
 const support = await labSupport();
 
@@ -24,18 +15,7 @@ for (const via of ['daemon', 'embedded'] as const)
     `${via === 'daemon' ? 'braidd in each host' : 'embedded endpoints'}: ip link set down of link 1 mid-transfer: every byte arrives, link 2 carries the rest`,
     { skip: support.ok ? false : support.reason },
     async (t) => {
-      const lab = await createLab({ rateMbit: 100 });
-      t.teardown(() => lab.close());
-      const r = await runTransfer({
-        lab,
-        system: 'braid',
-        via,
-        bytes: TRANSFER_BYTES,
-        timeoutMs: TRANSFER_TIMEOUT_MS,
-        fault: { atBytes: FAULT_AT_BYTES, apply: () => lab.setLinkUp(1, false) },
-      });
-      byteExact(t, r);
-      faultMidTransfer(t, r);
+      const { lab, r } = await faultedTransfer(t, (lab) => lab.setLinkUp(1, false), { via });
       const changes = senderEventsOn(lab, r, 1).map((e) => `${e.change}: ${e.reason}`);
       t.ok(
         changes.some((c) => c.startsWith('down')),

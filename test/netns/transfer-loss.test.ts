@@ -4,15 +4,8 @@
  * byte arrives, and the loss was real (the sender counted lost packets).
  */
 import t from 'tap';
-import { createLab, labSupport } from '../../scripts/netns/lab.js';
-import { runTransfer } from '../../scripts/netns/transfer.js';
-import {
-  byteExact,
-  FAULT_AT_BYTES,
-  faultMidTransfer,
-  TRANSFER_BYTES,
-  TRANSFER_TIMEOUT_MS,
-} from './support/transfer.js';
+import { labSupport } from '../../scripts/netns/lab.js';
+import { faultedTransfer } from './support/transfer.js';
 
 const support = await labSupport();
 
@@ -20,18 +13,7 @@ t.test(
   'braidd in each host: 5 % random loss on both links mid-transfer: every byte arrives',
   { skip: support.ok ? false : support.reason },
   async (t) => {
-    const lab = await createLab({ rateMbit: 100 });
-    t.teardown(() => lab.close());
-    const r = await runTransfer({
-      lab,
-      system: 'braid',
-      via: 'daemon',
-      bytes: TRANSFER_BYTES,
-      timeoutMs: TRANSFER_TIMEOUT_MS,
-      fault: { atBytes: FAULT_AT_BYTES, apply: () => lab.setLoss(5) },
-    });
-    byteExact(t, r);
-    faultMidTransfer(t, r);
+    const { lab, r } = await faultedTransfer(t, (lab) => lab.setLoss(5));
     const paths = r.sender.paths as { local: string; packetsLost: number }[];
     for (const link of lab.links) {
       const lost = paths

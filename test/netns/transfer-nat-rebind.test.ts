@@ -4,15 +4,8 @@
  * b sends to the old port is dropped), byte for byte; b moves its path to the new address.
  */
 import t from 'tap';
-import { createLab, labSupport } from '../../scripts/netns/lab.js';
-import { runTransfer } from '../../scripts/netns/transfer.js';
-import {
-  byteExact,
-  FAULT_AT_BYTES,
-  faultMidTransfer,
-  TRANSFER_BYTES,
-  TRANSFER_TIMEOUT_MS,
-} from './support/transfer.js';
+import { labSupport } from '../../scripts/netns/lab.js';
+import { faultedTransfer } from './support/transfer.js';
 
 const support = await labSupport();
 
@@ -20,24 +13,14 @@ t.test(
   'braidd in each host: NAT rebinding of link 1 mid-transfer: every byte arrives, b follows the new port',
   { skip: support.ok ? false : support.reason },
   async (t) => {
-    const lab = await createLab({ rateMbit: 100, nat: true });
-    t.teardown(() => lab.close());
     let range = { portMin: 0, portMax: 0 };
-    const r = await runTransfer({
-      lab,
-      system: 'braid',
-      via: 'daemon',
-      bytes: TRANSFER_BYTES,
-      timeoutMs: TRANSFER_TIMEOUT_MS,
-      fault: {
-        atBytes: FAULT_AT_BYTES,
-        apply: async () => {
-          range = await lab.rebind();
-        },
+    const { lab, r } = await faultedTransfer(
+      t,
+      async (lab) => {
+        range = await lab.rebind();
       },
-    });
-    byteExact(t, r);
-    faultMidTransfer(t, r);
+      { lab: { nat: true } },
+    );
     const router = lab.link(1).aSeenByB;
     const inRange = (locator: string) => {
       const [host, port] = locator.split(':');

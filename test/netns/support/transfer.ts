@@ -4,9 +4,9 @@
  * was still flowing, and data kept arriving after it.
  */
 import type { Test } from 'tap';
-import type { Lab, LinkId } from '../../../scripts/netns/lab.js';
+import { createLab, type Lab, type LabOptions, type LinkId } from '../../../scripts/netns/lab.js';
 import type { PeerMessage } from '../../../scripts/netns/peer-process.js';
-import type { TransferResult } from '../../../scripts/netns/transfer.js';
+import { runTransfer, type TransferResult } from '../../../scripts/netns/transfer.js';
 import { BUCKET_MS } from '../../../scripts/netns/delivery.js';
 
 /** 32 MiB: a few seconds at the lab's rates, long enough for a fault at a quarter of it. */
@@ -46,4 +46,29 @@ export function senderEventsOn(lab: Lab, r: TransferResult, link: LinkId): PeerM
       Number(e.atMs) >= r.faultAtMs! &&
       String(e.local).startsWith(`${host}:`),
   );
+}
+
+/**
+ * A Braid transfer of {@link TRANSFER_BYTES} in a new lab (closed at the test's end), with
+ * `fault` applied once {@link FAULT_AT_BYTES} have arrived; checks it arrived byte-exact and
+ * kept arriving after the fault, and returns the lab and the result for the test's own checks.
+ */
+export async function faultedTransfer(
+  t: Test,
+  fault: (lab: Lab) => Promise<unknown>,
+  options: { lab?: LabOptions; via?: 'daemon' | 'embedded' } = {},
+): Promise<{ lab: Lab; r: TransferResult }> {
+  const lab = await createLab({ rateMbit: 100, ...options.lab });
+  t.teardown(() => lab.close());
+  const r = await runTransfer({
+    lab,
+    system: 'braid',
+    via: options.via ?? 'daemon',
+    bytes: TRANSFER_BYTES,
+    timeoutMs: TRANSFER_TIMEOUT_MS,
+    fault: { atBytes: FAULT_AT_BYTES, apply: () => fault(lab) },
+  });
+  byteExact(t, r);
+  faultMidTransfer(t, r);
+  return { lab, r };
 }
