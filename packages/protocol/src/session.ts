@@ -2497,7 +2497,7 @@ export class Session {
     }
     const repair = sent.some((f) => f.kind === 'repair');
     if (repair) this.fec.onRepairSent(path.id, bytes.length);
-    path.recovery.onPacketSent(now, {
+    const record: SentPacket<SentFrame> = {
       packetNumber: pn,
       sentTimeMs: now,
       bytes: bytes.length,
@@ -2505,9 +2505,10 @@ export class Session {
       inFlight: tracked,
       frames: tracked ? sent : [],
       keyGeneration,
-      ...(holdUntilMs !== undefined ? { holdUntilMs } : {}),
-      ...(repair ? { lossNotCongestion: true } : {}),
-    });
+    };
+    if (holdUntilMs !== undefined) record.holdUntilMs = holdUntilMs;
+    if (repair) record.lossNotCongestion = true;
+    path.recovery.onPacketSent(now, record);
     return bytes.length;
   }
 
