@@ -12,11 +12,5 @@ export type {
   SessionSummary,
   ServiceListener,
 } from '@braid/sdk';
-export { connect, defaultSocketPath } from '@braid/sdk';
-
-/**
- * Service names: 1–64 bytes of `[A-Za-z0-9._-]` (`SERVICE_NAME_PATTERN` of the endpoint's
- * api.ts, which the SDK exports as a type only); checked here so a bad name is a usage error
- * before any connection is made.
- */
-export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+// SERVICE_NAME_PATTERN: checked before any connection is made, so a bad name is a usage error.
+export { connect, defaultSocketPath, SERVICE_NAME_PATTERN } from '@braid/sdk';

@@ -1783,7 +1783,7 @@ export class Session {
       if (path.status === 'suspect') {
         // Deadlines are compared as sums, the way pathDeadline computes them (no float drift).
         if (now >= path.sinceMs + this.config.pathDownAfterMs)
-          this.pathDown(now, path, `no acknowledgement for ${now - path.lastAckMs} ms`);
+          this.pathDown(now, path, `no acknowledgement for ${Math.round(now - path.lastAckMs)} ms`);
         else if (path.nextProbeMs !== undefined && now >= path.nextProbeMs) {
           path.pingPending = true;
           path.nextProbeMs = now + this.suspectProbeMs(path);
@@ -1877,8 +1877,8 @@ export class Session {
         kind: 'closed',
         code: CloseCode.IDLE_TIMEOUT,
         reason: suspended
-          ? `suspended for ${now - this.suspendedSinceMs!} ms with every path down`
-          : `nothing received for ${now - this.lastReceivedMs} ms`,
+          ? `suspended for ${Math.round(now - this.suspendedSinceMs!)} ms with every path down`
+          : `nothing received for ${Math.round(now - this.lastReceivedMs)} ms`,
         byPeer: false,
       });
       return;

@@ -17,6 +17,8 @@ export {
   SDK_VERSION,
 } from './daemon-client.js';
 export type * from '@braid/endpoint';
+/** Service names: 1–64 bytes of `[A-Za-z0-9._-]`, checked by both modes. */
+export { SERVICE_NAME_PATTERN } from '@braid/endpoint';
 export type { PathStats, SessionStats, StreamPolicy } from '@braid/protocol';
 export { defaultSocketPath } from '@braid/ipc';
 
