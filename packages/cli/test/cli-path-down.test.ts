@@ -69,15 +69,19 @@ t.test('path down moves the transfer to another path; path up brings it back', a
     sent.stop = true;
   });
 
-  // The path carrying the data (active-backup: one at a time).
-  const busy = await eventually(async () => {
-    const ps = await session.paths();
-    const carrying = ps.filter((p) => p.streamBytesSent > 0 && p.status === 'active');
-    return received.bytes > 1_000_000 && carrying.length > 0
-      ? carrying.sort((x, y) => y.streamBytesSent - x.streamBytesSent)[0]
-      : undefined;
-  }, 'a path carrying the stream');
+  // The path carrying the data now (active-backup: one at a time): the one whose stream bytes
+  // grow. (The cumulative counter alone can name a path a false suspicion moved the data off.)
+  // Failovers are counted from here: one off that path between this sample and `path down` is
+  // the data leaving it all the same.
   const failoversBefore = failovers.length;
+  const busy = await eventually(async () => {
+    if (received.bytes <= 1_000_000) return undefined;
+    const before = new Map((await session.paths()).map((p) => [p.id, p.streamBytesSent]));
+    await new Promise((r) => setTimeout(r, 100));
+    const growth = (p: PathStats) => p.streamBytesSent - (before.get(p.id) ?? p.streamBytesSent);
+    const carrying = (await session.paths()).filter((p) => p.status === 'active' && growth(p) > 0);
+    return carrying.sort((x, y) => growth(y) - growth(x))[0];
+  }, 'the path carrying the stream now');
   const receivedAtDown = received.bytes;
 
   const down = await braid('path', 'down', session.id, String(busy.id));
