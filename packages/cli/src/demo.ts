@@ -459,17 +459,21 @@ function perPathRates(
   return rates;
 }
 
-/** The path that carried the most file data lately (else in total), not already down. */
+/**
+ * The path carrying the file right now: the active one with the most bytes in flight (the
+ * sampled rate covers the last second, in which the data may already have moved off a path, as
+ * a false suspicion under load can do), then the most file data lately, then in total.
+ */
 function busiestPath(
   paths: readonly PathStats[],
   rates: Map<number, number>,
 ): PathStats | undefined {
-  const candidates = paths.filter((p) => p.status !== 'down');
-  const key = (p: PathStats) => [rates.get(p.id) ?? 0, p.streamBytesSent] as const;
+  const candidates = paths.filter((p) => p.status === 'active');
+  const key = (p: PathStats) => [p.bytesInFlight, rates.get(p.id) ?? 0, p.streamBytesSent];
   return candidates.sort((a, b) => {
-    const [ra, ta] = key(a);
-    const [rb, tb] = key(b);
-    return rb - ra || tb - ta;
+    const ka = key(a);
+    const kb = key(b);
+    return kb[0]! - ka[0]! || kb[1]! - ka[1]! || kb[2]! - ka[2]!;
   })[0];
 }
 

@@ -1642,7 +1642,12 @@ export class Session {
    */
   private pathDown(now: number, path: Path, reason: string): void {
     if (path.status === 'down') return;
-    const carrying = (path.carriesData || path.status === 'suspect') && hasStreamDataInFlight(path);
+    // Data moves off it if some is in flight, or if it was carrying the stream just now: a paced
+    // or app-limited sender on a short path may have nothing unacknowledged at this instant.
+    const carrying =
+      (path.carriesData || path.status === 'suspect') &&
+      (hasStreamDataInFlight(path) ||
+        now - path.lastStreamSentMs <= path.recovery.ptoMs(this.peerMaxAckDelayMs));
     const wasSuspect = path.status === 'suspect';
     path.status = 'down';
     path.reason = reason;
@@ -2487,7 +2492,11 @@ export class Session {
       this.elicitingSinceReceive = true;
       path.lastElicitingSentMs = now;
     }
-    for (const f of sent) if (f.kind === 'stream') path.counters.streamBytesSent += f.length;
+    for (const f of sent)
+      if (f.kind === 'stream') {
+        path.counters.streamBytesSent += f.length;
+        path.lastStreamSentMs = now;
+      }
     const tracked = ackEliciting && !elsewhere;
     let holdUntilMs: number | undefined;
     if (fec && tracked) {

@@ -107,6 +107,8 @@ export class Path {
   lastReceivedMs: number;
   lastAckMs: number;
   lastElicitingSentMs: number;
+  /** When stream data last left on this path (-Infinity: never). */
+  lastStreamSentMs = -Infinity;
   /** Probes owed: PING for liveness, `probesPending` after a PTO (RFC 9002 §6.2.4). */
   pingPending = false;
   /** The application asked for an RTT measurement (`pingPaths`): mark the next eliciting packet. */
