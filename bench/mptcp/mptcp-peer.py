@@ -7,7 +7,8 @@
 Both print JSON lines on stdout, the protocol the Braid peer (scripts/netns/braid-peer.ts)
 speaks too, so the benchmark reads both alike:
 
-    {"type": "ready"}                                   listening / connected
+    {"type": "ready"}                                   listening / connected (the client
+                                                        adds "subflows", extra subflows joined)
     {"type": "progress", "bytes": N}                    receiver, every 1 MiB
     {"type": "done", "bytes": N, "sha256": "...",       at the end; the receiver adds its
      "buckets": [[index, bytes], ...]}                  delivery timeline in 10 ms buckets
@@ -33,6 +34,11 @@ BUCKET_MS = 10
 BYTES_MAX = 16 << 30
 # Idle limit for any single socket wait: a stalled transfer ends with an error, not a hang.
 IDLE_TIMEOUT_S = 30.0
+# getsockopt(SOL_MPTCP, MPTCP_INFO) from linux/mptcp.h; the first byte of struct mptcp_info is
+# mptcpi_subflows, the number of subflows joined besides the first.
+SOL_MPTCP = 284
+MPTCP_INFO = 1
+SUBFLOW_POLL_S = 0.01
 
 
 def emit(obj):
@@ -55,6 +61,48 @@ def mptcp_socket(family):
         fail("ERR_MPTCP_UNSUPPORTED", f"kernel refused an MPTCP socket: {err}")
 
 
+def joined_subflows(sock):
+    """Subflows joined besides the first, or None where the kernel does not say."""
+    try:
+        info = sock.getsockopt(SOL_MPTCP, MPTCP_INFO, 64)
+    except OSError:
+        return None
+    return info[0] if info else None
+
+
+def mptcp_counters():
+    """The nonzero MPTcpExt counters of this network namespace, for a diagnosis."""
+    try:
+        with open("/proc/net/netstat") as f:
+            lines = f.read().split("\n")
+    except OSError:
+        return {}
+    for i, line in enumerate(lines):
+        if line.startswith("MPTcpExt:") and i + 1 < len(lines):
+            names, values = line.split()[1:], lines[i + 1].split()[1:]
+            return {k: int(v) for k, v in zip(names, values) if v != "0"}
+    return {}
+
+
+def wait_for_subflows(sock, wanted, wait_s):
+    """Block until `wanted` extra subflows have joined: the baseline then runs as configured,
+    not as plain TCP on one link while the path manager is still at work."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        n = joined_subflows(sock)
+        if n is None:
+            fail("ERR_MPTCP_INFO", "the kernel answers no MPTCP_INFO, so joined subflows are unknown")
+        if n >= wanted:
+            return n
+        if time.monotonic() >= deadline:
+            fail(
+                "ERR_MPTCP_NO_SUBFLOW",
+                f"{n} of {wanted} extra subflows joined within {wait_s:g} s; "
+                f"MPTcpExt counters: {json.dumps(mptcp_counters())}",
+            )
+        time.sleep(SUBFLOW_POLL_S)
+
+
 def now_ms():
     return time.monotonic_ns() / 1e6
 
@@ -71,7 +119,9 @@ def serve(args):
         conn, _ = listener.accept()
     except socket.timeout:
         fail("ERR_MPTCP_TIMEOUT", f"no connection within {IDLE_TIMEOUT_S} s")
-    listener.close()
+    # The listener stays open until the transfer ends: a subflow joining later (MP_JOIN) needs
+    # it, and a join that met a closed listener was reset (seen: MPRstTx, no second subflow).
+    # It accepts no other connection: nothing calls accept() on it again.
     conn.settimeout(IDLE_TIMEOUT_S)
     digest = hashlib.sha256()
     buckets = {}
@@ -98,6 +148,7 @@ def serve(args):
             emit({"type": "progress", "bytes": received})
             next_progress += PROGRESS_STEP_BYTES
     conn.close()
+    listener.close()
     emit(
         {
             "type": "done",
@@ -118,13 +169,21 @@ def send(args):
         sock.connect((args.connect, args.port))
     except OSError as err:
         fail("ERR_MPTCP_CONNECT", f"connect to {args.connect}:{args.port}: {err}")
-    emit({"type": "ready"})
     block = bytearray(os.urandom(CHUNK_BYTES))
     digest = hashlib.sha256()
     sent = 0
     index = 0
     start = now_ms()
+    waited = args.wait_subflows == 0
+    if waited:
+        emit({"type": "ready", "subflows": joined_subflows(sock)})
     while sent < args.bytes:
+        if not waited and index == 1:
+            # The server accepts a join only once the connection is fully established, which
+            # takes a first data segment from the client: wait after the first chunk.
+            waited = True
+            subflows = wait_for_subflows(sock, args.wait_subflows, args.wait_ms / 1000)
+            emit({"type": "ready", "subflows": subflows})
         block[0:8] = index.to_bytes(8, "big")
         chunk = memoryview(block)[: min(CHUNK_BYTES, args.bytes - sent)]
         try:
@@ -134,6 +193,7 @@ def send(args):
         digest.update(chunk)
         sent += len(chunk)
         index += 1
+    subflows = joined_subflows(sock)
     sock.shutdown(socket.SHUT_WR)
     # The server closes once it has read everything: wait for it, so "done" means delivered.
     try:
@@ -142,7 +202,15 @@ def send(args):
     except OSError as err:
         fail("ERR_MPTCP_RECV", f"waiting for the server to finish: {err}")
     sock.close()
-    emit({"type": "done", "bytes": sent, "sha256": digest.hexdigest(), "elapsedMs": now_ms() - start})
+    emit(
+        {
+            "type": "done",
+            "bytes": sent,
+            "sha256": digest.hexdigest(),
+            "elapsedMs": now_ms() - start,
+            "subflows": subflows,
+        }
+    )
 
 
 def main():
@@ -155,6 +223,10 @@ def main():
     client.add_argument("--connect", required=True)
     client.add_argument("--port", type=int, default=5201)
     client.add_argument("--bytes", type=int, required=True)
+    client.add_argument(
+        "--wait-subflows", type=int, default=0, help="send only once this many extra subflows joined"
+    )
+    client.add_argument("--wait-ms", type=int, default=10000, help="how long to wait for them")
     args = parser.parse_args()
     if args.mode == "server":
         serve(args)

@@ -382,8 +382,20 @@ class LabImpl implements Lab {
   private async configureMptcp(options: MptcpOptions): Promise<void> {
     const { a, b } = this.namespaces;
     const l2 = this.links[1];
-    for (const ns of [a, b])
+    for (const ns of [a, b]) {
       await this.ip(ns, 'mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '2');
+      // b's ADD_ADDR rides one pure ACK; if it is lost the kernel repeats it only after
+      // add_addr_timeout (120 s by default), and the connection stays on one link that long.
+      await this.run('ip', [
+        'netns',
+        'exec',
+        ns,
+        'sysctl',
+        '-q',
+        '-w',
+        'net.mptcp.add_addr_timeout=1',
+      ]);
+    }
     // b (the server) announces its link-2 address; a (the client) opens a subflow to it from
     // its own link-2 address. Flags mark that subflow as a backup on both ends.
     const backup = options.backupLink2 ? ['backup'] : [];

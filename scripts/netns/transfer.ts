@@ -120,6 +120,9 @@ export async function runTransfer(spec: TransferSpec): Promise<TransferResult> {
         String(MPTCP_PORT),
         '--bytes',
         String(spec.bytes),
+        // Measure MPTCP with both subflows, not plain TCP before the path manager's join.
+        '--wait-subflows',
+        '1',
       ]),
       'mptcp client (a)',
     );
