@@ -5,6 +5,7 @@
 import { aggregateNetns } from './aggregate-netns.js';
 import { failoverNetns } from './failover-netns.js';
 import { fecCodec } from './fec-codec.js';
+import { fecMessages } from './fec-messages.js';
 import { goodputLoopback } from './goodput-loopback.js';
 import { multipath } from './multipath.js';
 import { protocolGoodput } from './protocol-goodput.js';
@@ -13,6 +14,7 @@ import type { Benchmark } from './types.js';
 export const BENCHMARKS: readonly Benchmark[] = [
   protocolGoodput,
   fecCodec,
+  fecMessages,
   multipath,
   goodputLoopback,
   failoverNetns,

@@ -100,3 +100,23 @@ export function codeShards(
     }
   }
 }
+
+/**
+ * `out[0, input.length) ^= c · input`: one term of a linear combination, for decoders that
+ * build their combinations a term at a time (the session's sliding-window code). `input` may be
+ * shorter than `out`; the bytes of `out` past it are left as they are.
+ */
+export function mulXorInto(c: number, input: Uint8Array, out: Uint8Array): void {
+  if (input.length > out.length)
+    throw new RangeError(`a ${input.length}-byte input does not fit a ${out.length}-byte output`);
+  if (c === 0) return;
+  const row = MUL_ROWS[c & 255]!;
+  const inWords = words(input);
+  const outWords = words(out);
+  let from = 0;
+  if (inWords !== undefined && outWords !== undefined) {
+    mulXorWords(row, inWords, outWords, inWords.length);
+    from = inWords.length << 2;
+  }
+  mulXorBytes(row, input, out, from, input.length);
+}

@@ -117,15 +117,15 @@ export interface EndpointOptions {
   /** This endpoint's local addresses at start; more come and go with add/removeLocalAddress. */
   localAddresses?: Locator[];
   /**
-   * FEC: a packet waits at most this long for its group to fill before the group's repair is
-   * sent (default 10 ms): the most FEC adds to the delivery of a lost packet it repairs.
+   * FEC: a protected packet waits at most this long for a repair that covers it (default
+   * 10 ms), so a quiet stream's last packet is protected too (docs/fec.md).
    */
   fecGroupDelayMs?: number;
-  /** FEC `auto`: the loss left after repair it aims for (default 0.005). */
+  /** FEC `auto`: the loss left after repair it aims for (default 0.001). */
   fecTargetResidualLoss?: number;
-  /** FEC `auto`: the most repair it sends, as a fraction of the protected packets (default 0.25). */
+  /** FEC `auto`: the most repair it sends, as a fraction of the protected packets (default 0.5). */
   fecMaxOverhead?: number;
-  /** FEC for unreliable datagrams: `auto` (default), `off` or a fixed `{k, m}`. */
+  /** FEC for unreliable datagrams: `auto` (default), `off` or a fixed `{k, m}` (m repairs per k). */
   datagramFec?: FecSetting;
 }
 
@@ -136,11 +136,14 @@ function fecSettingOption(name: string, v: FecSetting): FecSetting {
     Number.isInteger(v.k) &&
     Number.isInteger(v.m) &&
     v.k >= 1 &&
+    v.k <= 255 &&
     v.m >= 1 &&
-    v.k + v.m <= 255
+    v.m <= 8 * v.k
   )
     return { k: v.k, m: v.m };
-  throw new InvalidOptionError(`${name} must be 'off', 'auto' or {k, m} with k + m ≤ 255`);
+  throw new InvalidOptionError(
+    `${name} must be 'off', 'auto' or {k, m}: m repairs per k packets, 1 ≤ k ≤ 255, 1 ≤ m ≤ 8k`,
+  );
 }
 
 function nonNegative(name: string, v: number | undefined, dflt: number): number {

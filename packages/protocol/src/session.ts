@@ -54,11 +54,11 @@ import { dataPaths, locatorHost, type SchedulerName } from './path/scheduler.js'
 import type { CongestionAlgorithm } from './recovery/congestion.js';
 import { AckOfUnsentPacket, type SentPacket } from './recovery/loss-detection.js';
 import type { LossEstimatorOptions } from './fec/loss-estimator.js';
-import type { RebuiltPacket } from './fec/receive-groups.js';
-import type { FecParams } from './fec/send-groups.js';
+import type { RebuiltPacket } from './fec/window-decoder.js';
+import type { FecParams } from './fec/window-encoder.js';
 import {
   RECOVERED_PER_FRAME_MAX,
-  repairOverheadBound,
+  REPAIR_FRAME_OVERHEAD_MAX,
   SessionFec,
   type PathFecStats,
 } from './fec/session-fec.js';
@@ -176,7 +176,7 @@ export interface SessionConfig {
   maxPaths: number;
   /** Whether a (local, remote) pair may form a path; by default, same address family. */
   pathFilter: (local: Locator, remote: Locator) => boolean;
-  /** FEC: time bound of a group, and what `auto` aims for (docs/fec.md). */
+  /** FEC: longest a protected packet waits for a repair covering it, and what `auto` aims for (docs/fec.md). */
   fecGroupDelayMs: number;
   fecEstimator: LossEstimatorOptions;
   /** FEC for DATAGRAM frames (streams carry their own in their policy). */
@@ -237,9 +237,12 @@ export interface SessionStats {
   fecRepairBytes: number;
   /** Our packets the peer reported rebuilding. */
   fecPeerRecoveredPackets: number;
-  /** Rebuilt packets that failed authentication (corrupt or forged repair), and groups lost. */
+  /**
+   * Rebuilt packets that failed authentication (corrupt or forged repair), and repairs dropped
+   * (by age or the decoder's bound) while packets they name were still missing.
+   */
   fecRebuiltRejected: number;
-  fecUnrecoverableGroups: number;
+  fecUnrecoveredRepairs: number;
 }
 
 /** One path's state and counters, FEC aside. */
@@ -961,7 +964,7 @@ export class Session {
   }
 
   /**
-   * Processes one short packet; `rebuilt`: it came out of an FEC group, not off the wire.
+   * Processes one short packet; `rebuilt`: FEC rebuilt it from repairs; it did not come off the wire.
    * Returns whether it authenticated (and was not a duplicate).
    */
   private receiveShort(
@@ -1025,7 +1028,7 @@ export class Session {
       this.counters.bytesReceived += size;
       path.counters.packetsReceived++;
       path.counters.bytesReceived += size;
-      // Only what came off the wire, authenticated, is kept as a source (receive-groups.ts).
+      // Only what came off the wire, authenticated, is kept as a source (window-decoder.ts).
       if (packet.fecProtected)
         this.queueRebuilt(this.fec.onProtectedReceived(now, pathId, pn, datagram));
     }
@@ -2345,7 +2348,7 @@ export class Session {
         : this.streams.hasData
           ? this.fecParams(path, this.streams.nextFecSetting())
           : undefined;
-    if (fec) room -= this.repairReserveBytes(fec.k);
+    if (fec) room -= this.repairReserveBytes();
     const protects = (setting: FecSetting) => this.protects(path, setting) === (fec !== undefined);
     if (this.handshakeDonePending && room > 1) {
       this.handshakeDonePending = false;
@@ -2432,7 +2435,7 @@ export class Session {
     const params = this.fecParams(path, this.config.datagramFec);
     if (!params) return undefined;
     const need = datagramFrameBytes(this.pendingDatagrams[0]!.length);
-    return need <= room - this.repairReserveBytes(params.k) ? params : undefined;
+    return need <= room - this.repairReserveBytes() ? params : undefined;
   }
 
   private fecParams(path: Path, setting: FecSetting): FecParams | undefined {
@@ -2448,19 +2451,8 @@ export class Session {
    * bytes for a group of `k` and the header and tag of the packet that carries it (the shard is
    * a whole sealed packet).
    */
-  private repairReserveBytes(k: number): number {
-    let maxPn = 0;
-    let maxPathId = 0;
-    for (const p of this.pathList) {
-      maxPn = Math.max(maxPn, p.nextPacketNumber);
-      maxPathId = Math.max(maxPathId, p.id);
-    }
-    // Packet numbers grow while the group is open; the margin covers any group's span.
-    return (
-      repairOverheadBound(k, Math.max(maxPathId, this.cidsIssuedUpTo), maxPn + REPAIR_PN_MARGIN) +
-      SHORT_HEADER_BYTES +
-      AEAD_TAG_BYTES
-    );
+  private repairReserveBytes(): number {
+    return REPAIR_FRAME_OVERHEAD_MAX + SHORT_HEADER_BYTES + AEAD_TAG_BYTES;
   }
 
   private sealAndSend(
@@ -2516,7 +2508,17 @@ export class Session {
       keyGeneration,
     };
     if (holdUntilMs !== undefined) record.holdUntilMs = holdUntilMs;
-    if (repair) record.lossNotCongestion = true;
+    // Losing a repair is no congestion signal: repair is sent because of the loss the path
+    // shows anyway. Nor is losing a protected packet FEC could not rebuild, while the path shows
+    // no standing queue (smoothed RTT within a quarter of the minimum) and its loss stays at
+    // most FEC_FLOOR_LOSS_MAX: loss without queueing delay is the path's floor, not a full
+    // bottleneck queue, and cutting the window for it would queue the very stream FEC protects.
+    // Once the RTT shows a queue, or the loss passes the cap, losses count as usual.
+    if (
+      repair ||
+      (holdUntilMs !== undefined && noStandingQueue(path) && this.fec.lossIsFloor(path.id))
+    )
+      record.lossNotCongestion = true;
     path.recovery.onPacketSent(now, record);
     return bytes.length;
   }
@@ -2625,7 +2627,7 @@ export class Session {
     | 'fecRepairBytes'
     | 'fecPeerRecoveredPackets'
     | 'fecRebuiltRejected'
-    | 'fecUnrecoverableGroups'
+    | 'fecUnrecoveredRepairs'
   > {
     const { fecProtectedPackets, fecRepairPackets, fecRepairBytes, fecPeerRecoveredPackets } =
       this.fec.totals;
@@ -2636,7 +2638,7 @@ export class Session {
       fecRepairBytes,
       fecPeerRecoveredPackets,
       fecRebuiltRejected: r.rebuiltRejected + r.corrupt,
-      fecUnrecoverableGroups: r.unrecoverable,
+      fecUnrecoveredRepairs: r.unrecovered,
     };
   }
 
@@ -2723,8 +2725,14 @@ export type SentFrame =
 
 /** Rebuilt packets processed after one datagram at most (a group rebuilds at most m ≤ 254). */
 const REBUILT_PER_DATAGRAM_MAX = 256;
-/** Packet numbers a group's sources may run ahead of the number when it is sized. */
-const REPAIR_PN_MARGIN = 1 << 16;
+/** Smoothed RTT over the minimum, at most, for a path to count as having no standing queue. */
+const STANDING_QUEUE_RTT_RATIO = 1.25;
+
+/** Whether `path`'s smoothed RTT is within a quarter of its minimum (and a millisecond). */
+function noStandingQueue(path: Path): boolean {
+  const { smoothedMs, minMs } = path.recovery.rtt;
+  return smoothedMs <= minMs * STANDING_QUEUE_RTT_RATIO + 1;
+}
 
 /** Below this much room, no STREAM frame is started (its header alone takes up to 25 bytes). */
 const STREAM_FRAME_MIN_ROOM = 32;

@@ -5,6 +5,9 @@ import {
   residualLoss,
   residualLossByParity,
   stationaryLoss,
+  GROUP_SIZES_DEFAULT,
+  PRIOR_OUTCOMES_DEFAULT,
+  PRIOR_PARAMS_DEFAULT,
   TARGET_RESIDUAL_LOSS_DEFAULT,
   type GilbertElliottModel,
 } from '../dist/fec/index.js';
@@ -117,8 +120,12 @@ t.test('i.i.d. 5 % loss: estimated ≈ 0.05, and the choice meets the target', a
   const { k, m } = params!;
   t.ok(m / k <= 0.5, `(${k}, ${m}) within the overhead cap`);
   t.ok(residualLoss(snap.model, k, m) <= TARGET_RESIDUAL_LOSS_DEFAULT, 'meets the target');
-  t.ok(residualLoss(snap.model, k, m - 1) > TARGET_RESIDUAL_LOSS_DEFAULT, 'with the least m');
-  t.same(params, { k: 8, m: 3 }, 'k = 4 cannot within the cap; (8, 3) can');
+  // No allowed (k', m') with less repair meets the target.
+  for (const k2 of GROUP_SIZES_DEFAULT)
+    for (let m2 = 1; m2 / k2 < m / k; m2++)
+      if (residualLoss(snap.model, k2, m2) <= TARGET_RESIDUAL_LOSS_DEFAULT)
+        t.fail(`(${k2}, ${m2}) meets the target with less repair than (${k}, ${m})`);
+  t.same(params, { k: 32, m: 6 }, 'the least repair that meets the target: 6 per 32');
 });
 
 t.test('bursts of mean length 3: meanBurst ≈ 3, and more repair than i.i.d.', async (t) => {
@@ -140,18 +147,25 @@ t.test('bursts of mean length 3: meanBurst ≈ 3, and more repair than i.i.d.', 
     'what suffices for i.i.d. loss falls far short under bursts',
   );
   // Out of reach within the cap: the best there is, as it still more than halves the loss.
-  t.same(burstyChoice, { k: 16, m: 8 });
+  t.same(burstyChoice, { k: 32, m: 16 });
 });
 
 t.test('no loss, no repair', async (t) => {
   const est = new LossEstimator({ lossFloor: 0 });
-  t.equal(est.choose('auto'), undefined, 'nothing seen');
+  t.same(est.choose('auto'), PRIOR_PARAMS_DEFAULT, 'nothing seen yet: the prior');
+  for (let i = 0; i < PRIOR_OUTCOMES_DEFAULT - 1; i++) est.onOutcome(false);
+  t.same(est.choose('auto'), PRIOR_PARAMS_DEFAULT, 'the prior lasts its outcomes');
+  est.onOutcome(false);
+  t.equal(est.choose('auto'), undefined, 'then a clean path gets none');
   for (let i = 0; i < 10_000; i++) est.onOutcome(false);
   t.equal(est.choose('auto'), undefined);
+  t.equal(new LossEstimator({ prior: null }).choose('auto'), undefined, 'no prior');
+  t.same(new LossEstimator({ prior: { k: 4, m: 1 } }).choose('auto'), { k: 4, m: 1 });
+  t.throws(() => new LossEstimator({ priorOutcomes: -1 }), { code: 'ERR_BRAID_INVALID_OPTION' });
   t.same(est.snapshot(), {
     lossRate: 0,
     meanBurst: 0,
-    samples: 10_000,
+    samples: PRIOR_OUTCOMES_DEFAULT + 10_000,
     model: { p: 0, r: 1 },
   });
   // A loss is acted on at once, even during warm-up...

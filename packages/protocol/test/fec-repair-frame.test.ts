@@ -1,19 +1,20 @@
 import t from 'tap';
 import fc from 'fast-check';
-// The FEC modules are not exported from the package index yet (the session integration does
-// that); the compiled modules are imported directly, and the codec from the same build so that
-// `instanceof WireDecodeError` sees one class.
+// The FEC modules are imported from the build directly, with the codec from the same build so
+// that `instanceof WireDecodeError` sees one class.
 import {
-  CodecCache,
   decodeRepairFrame,
   encodeRepairFrame,
   readShard,
+  repairCoefficient,
   REPAIR_FRAME_TYPE,
+  REPAIR_RUNS_MAX,
+  REPAIR_SOURCES_MAX,
   repairFrameBytes,
   repairFrameOverheadBytes,
-  SHARD_BYTES_MAX,
   writeShard,
   type RepairFrame,
+  type RepairSource,
 } from '../dist/fec/index.js';
 import { ByteReader, ByteWriter, WireDecodeError } from '../dist/wire/codec.js';
 
@@ -28,19 +29,15 @@ function decodeAll(bytes: Uint8Array): RepairFrame {
   return frame;
 }
 
-/** Writes fields as the encoder would, without its checks: for frames it refuses to write. */
-function rawFrame(f: {
-  groupId?: number;
-  k: number;
-  m: number;
-  index: number;
-  sources: [number, number][];
-  dataLength: number;
-}): Uint8Array {
-  const w = new ByteWriter().u8(REPAIR_FRAME_TYPE).varint(f.groupId ?? 7);
-  w.varint(f.k).varint(f.m).varint(f.index);
-  for (const [pathId, pn] of f.sources) w.varint(pathId).varint(pn);
-  return w.varint(f.dataLength).zeros(f.dataLength).finish();
+/** Writes runs as given, without the encoder's checks: for frames it refuses to write. */
+function rawFrame(
+  runs: [pathId: number, first: number, span: number, bitmap: number[]][],
+  dataLength = 4,
+): Uint8Array {
+  const w = new ByteWriter().u8(REPAIR_FRAME_TYPE).varint(7).varint(runs.length);
+  for (const [pathId, first, span, bitmap] of runs)
+    w.varint(pathId).varint(first).varint(span).bytes(Uint8Array.from(bitmap));
+  return w.varint(dataLength).zeros(dataLength).finish();
 }
 
 const onlyWireErrors = (fn: () => unknown): boolean => {
@@ -52,53 +49,105 @@ const onlyWireErrors = (fn: () => unknown): boolean => {
   }
 };
 
+const sortSources = (s: RepairSource[]) =>
+  s.sort((a, b) => a.pathId - b.pathId || a.packetNumber - b.packetNumber);
+
 const frameArb: fc.Arbitrary<RepairFrame> = fc
   .record({
-    groupId: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-    k: fc.integer({ min: 1, max: 40 }),
-    m: fc.integer({ min: 1, max: 20 }),
-    indexSeed: fc.nat(),
-    pathIds: fc.array(fc.integer({ min: 0, max: 2 ** 40 }), { minLength: 1, maxLength: 3 }),
-    firstPn: fc.integer({ min: 0, max: 2 ** 48 - 1000 }),
-    data: fc.uint8Array({ minLength: 2, maxLength: 1500 }),
+    repairId: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    pathIds: fc.uniqueArray(fc.integer({ min: 0, max: 2 ** 40 }), { minLength: 1, maxLength: 3 }),
+    firstPn: fc.integer({ min: 0, max: 2 ** 48 - 2000 }),
+    gaps: fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 60 }),
+    data: fc.uint8Array({ minLength: 3, maxLength: 1500 }),
   })
-  .map(({ groupId, k, m, indexSeed, pathIds, firstPn, data }) => ({
-    type: 'repair' as const,
-    groupId,
-    k,
-    m,
-    index: indexSeed % m,
-    // Distinct: packet numbers grow within a path.
-    sources: Array.from({ length: k }, (_, i) => ({
-      pathId: pathIds[i % pathIds.length]!,
-      packetNumber: firstPn + i,
-    })),
-    data,
-  }));
+  .map(({ repairId, pathIds, firstPn, gaps, data }) => {
+    const pn = new Map<number, number>();
+    const sources = gaps.map((gap, i) => {
+      const pathId = pathIds[i % pathIds.length]!;
+      const next = (pn.get(pathId) ?? firstPn) + gap;
+      pn.set(pathId, next);
+      return { pathId, packetNumber: next };
+    });
+    return { type: 'repair' as const, repairId, sources: sortSources(sources), data };
+  })
+  .filter((f) => encodable(f));
 
-t.test('known answer: every field in its varint size', async (t) => {
+function encodable(frame: RepairFrame): boolean {
+  try {
+    encodeRepairFrame(frame, new ByteWriter());
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+t.test('known answer: runs, bitmaps and every field in its varint size', async (t) => {
   const frame: RepairFrame = {
     type: 'repair',
-    groupId: 300,
-    k: 2,
-    m: 3,
-    index: 2,
+    repairId: 300,
     sources: [
       { pathId: 0, packetNumber: 5 },
+      { pathId: 0, packetNumber: 7 },
+      { pathId: 0, packetNumber: 14 },
       { pathId: 1, packetNumber: 2 ** 40 },
     ],
     data: Uint8Array.of(1, 2, 3),
   };
   const bytes = encodeRepairFrame(frame, new ByteWriter()).finish();
-  // type 0x20; group 300 as a 2-byte varint; k 2, m 3, index 2; (0, 5); (1, 2^40) as an 8-byte
-  // varint; length 3 and the data.
+  // type 0x20; repair ID 300 as a 2-byte varint; 2 runs: path 0 from 5, span 10, bitmap
+  // 0b0000_0101 0b10 (5, 7, 14); path 1 from 2^40 (an 8-byte varint), span 1, bitmap 1;
+  // length 3 and the data.
   t.equal(
     hex(bytes),
-    '20' + '412c' + '02' + '03' + '02' + '0005' + '01c000010000000000' + '03010203',
+    '20' +
+      '412c' +
+      '02' +
+      '00' +
+      '05' +
+      '0a' +
+      '0502' +
+      '01' +
+      'c000010000000000' +
+      '01' +
+      '01' +
+      '03010203',
   );
   t.equal(repairFrameBytes(frame), bytes.length);
   t.equal(repairFrameOverheadBytes(frame), bytes.length - 3);
   t.same(decodeAll(bytes), frame);
+});
+
+t.test('a run is at most 256 packet numbers long: a longer stretch takes two', async (t) => {
+  const frame: RepairFrame = {
+    type: 'repair',
+    repairId: 1,
+    sources: [
+      { pathId: 3, packetNumber: 10 },
+      { pathId: 3, packetNumber: 265 },
+      { pathId: 3, packetNumber: 266 },
+    ],
+    data: new Uint8Array(8),
+  };
+  const bytes = encodeRepairFrame(frame, new ByteWriter()).finish();
+  t.equal(bytes[2], 2, 'two runs');
+  t.same(decodeAll(bytes).sources, frame.sources);
+});
+
+t.test('coefficients: non-zero, deterministic, and spread over the field', async (t) => {
+  const seen = new Set<number>();
+  for (let id = 0; id < 64; id++)
+    for (let i = 0; i < 64; i++) {
+      const c = repairCoefficient(id, i);
+      if (c < 1 || c > 255) t.fail(`coefficient ${c} for (${id}, ${i})`);
+      seen.add(c);
+    }
+  t.equal(seen.size, 255, 'every non-zero element appears');
+  t.equal(repairCoefficient(2 ** 40 + 5, 3), repairCoefficient(2 ** 40 + 5, 3), 'deterministic');
+  t.not(
+    [0, 1, 2, 3].map((i) => repairCoefficient(2 ** 33, i)).join(),
+    [0, 1, 2, 3].map((i) => repairCoefficient(0, i)).join(),
+    'the high bits of a repair ID count',
+  );
 });
 
 t.test('round trip, and the size function agrees with the encoding', async (t) => {
@@ -110,10 +159,7 @@ t.test('round trip, and the size function agrees with the encoding', async (t) =
       const back = decodeAll(bytes);
       return (
         bytes.length === repairFrameBytes(frame) &&
-        back.groupId === frame.groupId &&
-        back.k === frame.k &&
-        back.m === frame.m &&
-        back.index === frame.index &&
+        back.repairId === frame.repairId &&
         JSON.stringify(back.sources) === JSON.stringify(frame.sources) &&
         hex(back.data) === hex(frame.data)
       );
@@ -124,95 +170,66 @@ t.test('round trip, and the size function agrees with the encoding', async (t) =
 });
 
 t.test('decoded data is a copy: the packet buffer may be reused', async (t) => {
-  const bytes = rawFrame({ k: 1, m: 1, index: 0, sources: [[0, 1]], dataLength: 4 });
+  const bytes = rawFrame([[0, 1, 1, [1]]]);
   const frame = decodeAll(bytes);
   bytes.fill(0xff);
   t.same([...frame.data], [0, 0, 0, 0]);
 });
 
 t.test('each validation rule refuses with WireDecodeError', async (t) => {
-  const ok = {
-    k: 2,
-    m: 2,
-    index: 1,
-    sources: [[0, 1] as [number, number], [0, 2]] as [number, number][],
-    dataLength: 2,
-  };
-  t.ok(decodeAll(rawFrame(ok)), 'the baseline decodes');
-  const bad: [string, Parameters<typeof rawFrame>[0]][] = [
-    ['k = 0', { ...ok, k: 0, sources: [] }],
-    ['m = 0', { ...ok, m: 0, index: 0 }],
-    ['k + m = 256', { ...ok, k: 2, m: 254 }],
-    ['k huge (checked before reading sources)', { ...ok, k: 2 ** 40 }],
-    ['index = m', { ...ok, index: 2 }],
-    ['data of 1 byte', { ...ok, dataLength: 1 }],
-    ['data of 0 bytes', { ...ok, dataLength: 0 }],
-    ['data over 65 537 bytes', { ...ok, dataLength: SHARD_BYTES_MAX + 1 }],
+  const cases: [string, Uint8Array][] = [
+    ['no runs', rawFrame([])],
+    ['span 0', rawFrame([[0, 1, 0, []]])],
+    ['span past 256', rawFrame([[0, 1, 257, new Array(33).fill(0xff)]])],
+    ['first packet not a source', rawFrame([[0, 1, 3, [0b110]]])],
+    ['last packet not a source', rawFrame([[0, 1, 3, [0b011]]])],
+    ['bits past the span', rawFrame([[0, 1, 3, [0b1101]]])],
     [
-      'a source twice',
-      {
-        ...ok,
-        sources: [
-          [3, 9],
-          [3, 9],
-        ],
-      },
+      'runs out of order',
+      rawFrame([
+        [1, 1, 1, [1]],
+        [0, 1, 1, [1]],
+      ]),
     ],
     [
-      'packet number 2^48',
-      {
-        ...ok,
-        sources: [
-          [0, 1],
-          [0, 2 ** 48],
-        ],
-      },
+      'runs that overlap',
+      rawFrame([
+        [0, 1, 3, [0b101]],
+        [0, 2, 1, [1]],
+      ]),
+    ],
+    [
+      'runs that could be one',
+      rawFrame([
+        [0, 1, 1, [1]],
+        [0, 3, 1, [1]],
+      ]),
+    ],
+    ['data shorter than a shard can be', rawFrame([[0, 1, 1, [1]]], 2)],
+    ['packet number ≥ 2^48', rawFrame([[0, 2 ** 48, 1, [1]]])],
+    [
+      `more than ${REPAIR_RUNS_MAX} runs`,
+      rawFrame(Array.from({ length: REPAIR_RUNS_MAX + 1 }, (_, i) => [i, 0, 1, [1]])),
+    ],
+    [
+      `more than ${REPAIR_SOURCES_MAX} sources`,
+      rawFrame([
+        [0, 0, 256, new Array(32).fill(0xff)],
+        [0, 1000, 1, [1]],
+      ]),
     ],
   ];
-  for (const [what, fields] of bad)
-    t.throws(() => decodeAll(rawFrame(fields)), WireDecodeError, what);
-  // Edge values that are allowed.
-  t.equal(decodeAll(rawFrame({ ...ok, k: 1, m: 254, index: 253, sources: [[0, 0]] })).m, 254);
-  t.equal(decodeAll(rawFrame({ ...ok, dataLength: SHARD_BYTES_MAX })).data.length, SHARD_BYTES_MAX);
-  t.equal(
-    decodeAll(
-      rawFrame({
-        ...ok,
-        sources: [
-          [0, 9],
-          [1, 9],
-        ],
-      }),
-    ).k,
-    2,
-    'same pn, two paths',
-  );
-  t.equal(
-    decodeAll(
-      rawFrame({
-        ...ok,
-        sources: [
-          [0, 2 ** 48 - 1],
-          [0, 0],
-        ],
-      }),
-    ).k,
-    2,
-  );
+  for (const [what, bytes] of cases) t.throws(() => decodeAll(bytes), WireDecodeError, what);
 });
 
 t.test('every truncation is a WireDecodeError', async (t) => {
-  const bytes = rawFrame({
-    k: 3,
-    m: 2,
-    index: 1,
-    sources: [
-      [0, 1],
-      [1, 70_000],
-      [2, 3],
+  const bytes = rawFrame(
+    [
+      [0, 1, 9, [0xff, 1]],
+      [1, 70_000, 1, [1]],
     ],
-    dataLength: 20,
-  });
+    20,
+  );
   for (let n = 1; n < bytes.length; n++)
     t.throws(() => decodeAll(bytes.subarray(0, n)), WireDecodeError, `${n} bytes`);
 });
@@ -220,19 +237,41 @@ t.test('every truncation is a WireDecodeError', async (t) => {
 t.test('the encoder refuses frames the decoder would refuse', async (t) => {
   const good: RepairFrame = {
     type: 'repair',
-    groupId: 1,
-    k: 1,
-    m: 1,
-    index: 0,
+    repairId: 1,
     sources: [{ pathId: 0, packetNumber: 0 }],
-    data: new Uint8Array(2),
+    data: new Uint8Array(3),
   };
   const variants: [string, Partial<RepairFrame>][] = [
-    ['index = m', { index: 1 }],
-    ['sources ≠ k', { k: 2 }],
-    ['data of 1 byte', { data: new Uint8Array(1) }],
-    ['m = 0', { m: 0, index: 0 }],
-    ['negative group', { groupId: -1 }],
+    ['no sources', { sources: [] }],
+    [
+      'unsorted',
+      {
+        sources: [
+          { pathId: 0, packetNumber: 2 },
+          { pathId: 0, packetNumber: 1 },
+        ],
+      },
+    ],
+    [
+      'a source twice',
+      {
+        sources: [
+          { pathId: 0, packetNumber: 1 },
+          { pathId: 0, packetNumber: 1 },
+        ],
+      },
+    ],
+    ['data of 2 bytes', { data: new Uint8Array(2) }],
+    ['negative repair ID', { repairId: -1 }],
+    [
+      'too many runs',
+      {
+        sources: Array.from({ length: REPAIR_RUNS_MAX + 1 }, (_, i) => ({
+          pathId: i,
+          packetNumber: 0,
+        })),
+      },
+    ],
   ];
   for (const [what, change] of variants)
     t.throws(() => encodeRepairFrame({ ...good, ...change }, new ByteWriter()), RangeError, what);
@@ -280,15 +319,3 @@ t.test(
     t.same(readShard(full), Uint8Array.of(1, 2, 3), 'no padding at all');
   },
 );
-
-t.test('codec cache: bounded, reuses codecs', async (t) => {
-  const cache = new CodecCache(3);
-  const a = cache.get(4, 2);
-  t.equal(cache.get(4, 2), a, 'same instance');
-  cache.get(8, 4);
-  cache.get(16, 8);
-  cache.get(4, 2); // (8, 4) is now the least recently used
-  cache.get(2, 1);
-  t.equal(cache.size, 3);
-  t.equal(cache.get(4, 2), a, 'recently used kept');
-});

@@ -92,9 +92,25 @@ for (const burst of [1, 3])
     );
 
 t.test('auto on a clean path sends no repair; on a lossy one it adapts', async (t) => {
-  const clean = transfer(await connected(801, {}, {}, 20), 512 * KIB, 'auto', () => false);
-  t.equal(clean.a.fecRepairPackets, 0, 'no repair without loss');
-  t.equal(clean.a.fecProtectedPackets, 0, 'nothing grouped either');
+  // Until the estimate settles (1,000 outcomes without a loss) `auto` sends its prior, 1 repair
+  // per 8 packets; after that, nothing.
+  const cc = await connected(801, {}, {}, 20);
+  const first = transfer(cc, 512 * KIB, 'auto', () => false);
+  t.ok(first.a.fecRepairPackets > 0, `the prior's repairs: ${first.a.fecRepairPackets}`);
+  // 1 per 8 by the ratio, and the time bound's after each burst of 8 KB goes quiet.
+  t.ok(
+    first.a.fecRepairPackets <= first.a.fecProtectedPackets / 4,
+    `${first.a.fecRepairPackets} repairs for ${first.a.fecProtectedPackets} protected packets`,
+  );
+  const clean = transfer(cc, 2 * 1024 * KIB, 'auto', () => false);
+  const settled = transfer(cc, 512 * KIB, 'auto', () => false);
+  t.ok(clean.ok && settled.ok, 'byte-exact');
+  t.equal(
+    settled.a.fecRepairPackets,
+    clean.a.fecRepairPackets,
+    'no repair once the estimate settled without loss',
+  );
+  t.equal(settled.a.fecProtectedPackets, clean.a.fecProtectedPackets, 'nothing protected either');
   const c = await connected(802, {}, {}, 20);
   const drop = lossy(802, 0.05);
   const lossyRun = transfer(c, 512 * KIB, 'auto', (tr) => tr.to === B && drop(tr));
@@ -107,7 +123,7 @@ t.test('auto on a clean path sends no repair; on a lossy one it adapts', async (
   t.ok(path.fecLossRate > 0.02 && path.fecLossRate < 0.1, `estimate ${path.fecLossRate}`);
   t.ok(path.fecK > 0 && path.fecM > 0, `auto chose (${path.fecK}, ${path.fecM})`);
   // The other direction saw no loss: B's estimate of its own sending path stays clean.
-  t.equal(c.p.b.paths(c.b)[0]!.fecK, 0, 'each direction adapts on its own');
+  t.equal(c.p.b.paths(c.b)[0]!.fecLossRate, 0, 'each direction adapts on its own');
 });
 
 t.test('a corrupted repair never yields accepted data', async (t) => {
@@ -137,12 +153,9 @@ t.test('a corrupted repair never yields accepted data', async (t) => {
   for (const tr of held.slice(0, 3)) p.b.handleDatagram(p.now, { local: B, remote: A }, tr.bytes);
   const frameFor = (pns: number[]) => ({
     type: 'repair' as const,
-    groupId: 1_000_000,
-    k: 4,
-    m: 1,
-    index: 0,
-    sources: pns.map((packetNumber) => ({ pathId: 0, packetNumber })),
-    data: new Uint8Array(held[0]!.bytes.length + 2).fill(0x5a),
+    repairId: 1_000_000,
+    sources: [...pns].sort((x, y) => x - y).map((packetNumber) => ({ pathId: 0, packetNumber })),
+    data: new Uint8Array(Math.max(...held.map((h) => h.bytes.length)) + 2).fill(0x5a),
   });
   const pnOf = (tr: Transmit) =>
     new DataView(tr.bytes.buffer, tr.bytes.byteOffset + 9, 4).getUint32(0);

@@ -50,6 +50,7 @@ export interface FecMessagesResult extends ScenarioResult {
   recoveredPackets: number;
   retransmittedPackets: number;
   retransmittedBytes: number;
+  /** REPAIR packets A sent from the first measured message on. */
   repairPackets: number;
   /** A's loss estimate and `auto`'s choice at the end, for the path. */
   lossEstimate: number;
@@ -210,6 +211,7 @@ export function runFecMessages(options: FecMessagesOptions): FecMessagesResult {
   // Messages start once the session is up; the schedule is set when it is.
   let startMs: number | undefined;
   let wireAtStart = 0;
+  let repairsAtStart = 0;
   let wireAtEnd: number | undefined;
   const firstMeasured = Math.ceil(warmupMs / intervalMs);
   const schedule = (): void => {
@@ -217,7 +219,11 @@ export function runFecMessages(options: FecMessagesOptions): FecMessagesResult {
     startMs = sim.now;
     for (let seq = 0; seq < messages; seq++)
       sim.at(startMs + seq * intervalMs, (s) => {
-        if (seq === firstMeasured) wireAtStart = a.endpoint.stats().bytesSent;
+        if (seq === firstMeasured) {
+          wireAtStart = a.endpoint.stats().bytesSent;
+          repairsAtStart =
+            a.session !== undefined ? a.endpoint.sessionInfo(a.session).stats.fecRepairPackets : 0;
+        }
         a.send(s.now, seq);
       });
   };
@@ -262,7 +268,7 @@ export function runFecMessages(options: FecMessagesOptions): FecMessagesResult {
     recoveredPackets: sb?.fecRecoveredPackets ?? 0,
     retransmittedPackets: sa?.packetsLost ?? 0,
     retransmittedBytes: sa?.retransmittedBytes ?? 0,
-    repairPackets: sa?.fecRepairPackets ?? 0,
+    repairPackets: (sa?.fecRepairPackets ?? 0) - repairsAtStart,
     lossEstimate: pathA?.fecLossRate ?? 0,
     chosen: { k: pathA?.fecK ?? 0, m: pathA?.fecM ?? 0 },
     session: {
@@ -283,7 +289,7 @@ export function runFecMessages(options: FecMessagesOptions): FecMessagesResult {
         ? {
             fecRecoveredPackets: sb.fecRecoveredPackets,
             fecRebuiltRejected: sb.fecRebuiltRejected,
-            fecUnrecoverableGroups: sb.fecUnrecoverableGroups,
+            fecUnrecoveredRepairs: sb.fecUnrecoveredRepairs,
           }
         : {},
     },

@@ -1,17 +1,25 @@
 /**
- * The REPAIR frame and the shard layout it carries (issue 7, adaptive FEC).
+ * The REPAIR frame of the session's sliding-window code and the shard layout it carries
+ * (docs/fec.md, docs/protocol.md §Frames).
  *
- * FEC protects sealed packets: a group's source shards are whole protected datagrams, exactly
- * the bytes sent on the wire, so a rebuilt one goes back through ordinary packet processing and
- * is accepted only if it authenticates. A source datagram of `L` bytes becomes a shard of
- * `shardBytes` bytes: `L` as a big-endian u16, the datagram, zero padding. `shardBytes` is
- * `2 + ` the longest datagram of the group, and a REPAIR frame carries one Reed–Solomon parity
- * shard of the group's `k` source shards, so its data length is the group's `shardBytes`.
+ * FEC protects sealed packets: a source symbol is a whole protected datagram, exactly the bytes
+ * sent on the wire, so a rebuilt one goes back through ordinary packet processing and is
+ * accepted only if it authenticates. A source datagram of `L` bytes becomes a shard: `L` as a
+ * big-endian u16, the datagram, then zero padding to the repair's length. A REPAIR frame
+ * carries one linear combination over GF(2^8) of the shards of the sources it names, with
+ * coefficients {@link repairCoefficient}(repair ID, i) for the i-th source named: a random
+ * linear code over the sender's current window (RFC 8681's idea, on the field of @braid/fec).
  *
- * Layout after the type byte, as QUIC varints (RFC 9000 §16): group ID, k, m, parity index,
- * then k (path ID, packet number) pairs in shard order, then the shard's length and bytes.
+ * Layout after the type byte, as QUIC varints (RFC 9000 §16) unless said otherwise:
+ *
+ *     repair ID, run count, run*, data length, data
+ *     run = path ID, first packet number, span, bitmap (⌈span / 8⌉ bytes)
+ *
+ * A run names packets `first … first + span − 1` of one path: bit i of the bitmap (byte i / 8,
+ * least significant bit first) says whether `first + i` is a source. Its first and last bits
+ * are set. Sources are listed run by run, each run's in packet-number order; runs are sorted by
+ * (path ID, first packet number) and do not overlap.
  */
-import { MAX_TOTAL_SHARDS, ReedSolomon } from '@braid/fec';
 import { varintLength, WireDecodeError, type ByteReader, type ByteWriter } from '../wire/codec.js';
 
 /** Frame type of REPAIR (unassigned in RFC 9000 and in docs/protocol.md §Frames). */
@@ -24,6 +32,12 @@ export const SHARD_PACKET_BYTES_MAX = 0xffff;
 export const SHARD_BYTES_MAX = SHARD_PACKET_BYTES_MAX + SHARD_LENGTH_PREFIX_BYTES;
 /** Largest packet number a source may have: packet numbers are 48-bit (docs/protocol.md). */
 export const SOURCE_PACKET_NUMBER_MAX = 2 ** 48 - 1;
+/** Most sources one REPAIR frame may combine. */
+export const REPAIR_SOURCES_MAX = 255;
+/** Most runs one REPAIR frame may have. */
+export const REPAIR_RUNS_MAX = 16;
+/** Longest run, in packet numbers: its bitmap is at most 32 bytes. */
+export const REPAIR_RUN_SPAN_MAX = 256;
 
 /** A source packet: packet numbers are per path, so the pair names it. */
 export interface RepairSource {
@@ -33,42 +47,91 @@ export interface RepairSource {
 
 export interface RepairFrame {
   type: 'repair';
-  /** Chosen by the sender, increasing; names the group across its m REPAIR frames. */
-  groupId: number;
-  /** Source packets in the group (1 ≤ k, k + m ≤ 255). */
-  k: number;
-  /** Parity shards in the group (≥ 1). */
-  m: number;
-  /** Which parity shard this is, 0 ≤ index < m. */
-  index: number;
-  /** The group's k source packets, in shard order, distinct. */
+  /** Chosen by the sender, increasing; seeds the coefficients. */
+  repairId: number;
+  /** The sources combined, sorted by (path ID, packet number), distinct, at least one. */
   sources: readonly RepairSource[];
-  /** The parity shard: the group's shard size, 2 ≤ length ≤ {@link SHARD_BYTES_MAX}. */
+  /** The combination: at least as long as every source's shard, at most {@link SHARD_BYTES_MAX}. */
   data: Uint8Array;
 }
 
-/** Why a frame's fields cannot describe a group, or undefined if they can. */
-export function repairFrameProblem(frame: Omit<RepairFrame, 'type'>): string | undefined {
-  const { k, m, index, sources, data } = frame;
-  if (!Number.isSafeInteger(frame.groupId) || frame.groupId < 0) return 'group ID out of range';
-  if (!Number.isInteger(k) || k < 1) return `k must be ≥ 1, got ${k}`;
-  if (!Number.isInteger(m) || m < 1) return `m must be ≥ 1, got ${m}`;
-  if (k + m > MAX_TOTAL_SHARDS) return `k + m must be ≤ ${MAX_TOTAL_SHARDS}, got ${k + m}`;
-  if (!Number.isInteger(index) || index < 0 || index >= m)
-    return `parity index ${index} out of range for m = ${m}`;
-  if (sources.length !== k) return `${sources.length} sources for k = ${k}`;
-  if (data.length < SHARD_LENGTH_PREFIX_BYTES || data.length > SHARD_BYTES_MAX)
-    return `shard of ${data.length} bytes`;
-  const seen = new Set<string>();
+/**
+ * The coefficient of the `index`-th source of the REPAIR frame `repairId`: a non-zero element
+ * of GF(2^8) from a 32-bit integer hash of the two (the repair ID's low and high 32 bits are
+ * mixed separately, so IDs up to 2^53 all count). Sender and receiver compute it alike.
+ */
+export function repairCoefficient(repairId: number, index: number): number {
+  const low = repairId >>> 0;
+  const high = Math.floor(repairId / 0x1_0000_0000) >>> 0;
+  let x =
+    Math.imul(low ^ Math.imul(high, 0x27d4eb2f), 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b);
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return 1 + ((x >>> 0) % 255);
+}
+
+interface Run {
+  pathId: number;
+  first: number;
+  span: number;
+}
+
+/** The runs naming sorted `sources`. */
+function runsOf(sources: readonly RepairSource[]): Run[] {
+  const runs: Run[] = [];
+  let run: Run | undefined;
   for (const { pathId, packetNumber } of sources) {
+    if (
+      run !== undefined &&
+      run.pathId === pathId &&
+      packetNumber - run.first < REPAIR_RUN_SPAN_MAX
+    ) {
+      run.span = packetNumber - run.first + 1;
+    } else {
+      run = { pathId, first: packetNumber, span: 1 };
+      runs.push(run);
+    }
+  }
+  return runs;
+}
+
+/** Bytes the frame spends naming its sources (runs and run count). */
+export function repairSourcesBytes(sources: readonly RepairSource[]): number {
+  const runs = runsOf(sources);
+  let n = varintLength(runs.length);
+  for (const r of runs)
+    n +=
+      varintLength(r.pathId) + varintLength(r.first) + varintLength(r.span) + ((r.span + 7) >>> 3);
+  return n;
+}
+
+/** Why a frame's fields cannot describe a repair, or undefined if they can. */
+export function repairFrameProblem(frame: Omit<RepairFrame, 'type'>): string | undefined {
+  const { sources, data } = frame;
+  if (!Number.isSafeInteger(frame.repairId) || frame.repairId < 0) return 'repair ID out of range';
+  if (sources.length < 1 || sources.length > REPAIR_SOURCES_MAX)
+    return `${sources.length} sources (1 to ${REPAIR_SOURCES_MAX})`;
+  if (data.length < SHARD_LENGTH_PREFIX_BYTES + 1 || data.length > SHARD_BYTES_MAX)
+    return `shard of ${data.length} bytes`;
+  let previous: RepairSource | undefined;
+  for (const s of sources) {
+    const { pathId, packetNumber } = s;
     if (!Number.isSafeInteger(pathId) || pathId < 0) return `path ID ${pathId} out of range`;
     if (!Number.isSafeInteger(packetNumber) || packetNumber < 0)
       return `packet number ${packetNumber} out of range`;
     if (packetNumber > SOURCE_PACKET_NUMBER_MAX) return `packet number ${packetNumber} ≥ 2^48`;
-    const key = sourceKey(pathId, packetNumber);
-    if (seen.has(key)) return `source ${key} listed twice`;
-    seen.add(key);
+    if (
+      previous !== undefined &&
+      (pathId < previous.pathId ||
+        (pathId === previous.pathId && packetNumber <= previous.packetNumber))
+    )
+      return `sources not sorted and distinct at ${pathId}:${packetNumber}`;
+    previous = s;
   }
+  if (runsOf(sources).length > REPAIR_RUNS_MAX) return `more than ${REPAIR_RUNS_MAX} runs`;
   return undefined;
 }
 
@@ -76,9 +139,20 @@ export function repairFrameProblem(frame: Omit<RepairFrame, 'type'>): string | u
 export function encodeRepairFrame(frame: RepairFrame, writer: ByteWriter): ByteWriter {
   const problem = repairFrameProblem(frame);
   if (problem !== undefined) throw new RangeError(`invalid REPAIR frame: ${problem}`);
-  writer.u8(REPAIR_FRAME_TYPE).varint(frame.groupId).varint(frame.k).varint(frame.m);
-  writer.varint(frame.index);
-  for (const s of frame.sources) writer.varint(s.pathId).varint(s.packetNumber);
+  const runs = runsOf(frame.sources);
+  writer.u8(REPAIR_FRAME_TYPE).varint(frame.repairId).varint(runs.length);
+  let s = 0;
+  for (const run of runs) {
+    writer.varint(run.pathId).varint(run.first).varint(run.span);
+    const bitmap = new Uint8Array((run.span + 7) >>> 3);
+    for (; s < frame.sources.length; s++) {
+      const source = frame.sources[s]!;
+      const offset = source.packetNumber - run.first;
+      if (source.pathId !== run.pathId || offset >= run.span) break;
+      bitmap[offset >>> 3]! |= 1 << (offset & 7);
+    }
+    writer.bytes(bitmap);
+  }
   return writer.varint(frame.data.length).bytes(frame.data);
 }
 
@@ -88,37 +162,54 @@ export function encodeRepairFrame(frame: RepairFrame, writer: ByteWriter): ByteW
  * {@link RepairFrame}. `data` is a copy, so the frame outlives the packet buffer.
  */
 export function decodeRepairFrame(reader: ByteReader): RepairFrame {
-  const groupId = reader.varint('repair group ID');
-  const k = reader.varint('repair k');
-  const m = reader.varint('repair m');
-  const index = reader.varint('repair index');
-  // Checked before the sources are read, so a forged k cannot make the loop long.
-  if (k < 1 || m < 1 || k + m > MAX_TOTAL_SHARDS)
-    throw new WireDecodeError(`REPAIR k = ${k}, m = ${m} out of range`);
+  const repairId = reader.varint('repair ID');
+  const runCount = reader.varint('repair run count');
+  // Checked before the runs are read, so a forged count cannot make the loop long.
+  if (runCount < 1 || runCount > REPAIR_RUNS_MAX)
+    throw new WireDecodeError(`REPAIR with ${runCount} runs`);
   const sources: RepairSource[] = [];
-  for (let i = 0; i < k; i++) {
-    const pathId = reader.varint('repair source path ID');
-    const packetNumber = reader.varint('repair source packet number');
-    sources.push({ pathId, packetNumber });
+  for (let r = 0; r < runCount; r++) {
+    const pathId = reader.varint('repair run path ID');
+    const first = reader.varint('repair run first packet number');
+    const span = reader.varint('repair run span');
+    if (span < 1 || span > REPAIR_RUN_SPAN_MAX)
+      throw new WireDecodeError(`REPAIR run of span ${span}`);
+    const bitmap = reader.bytesView((span + 7) >>> 3, 'repair run bitmap');
+    const lastBit = span - 1;
+    if ((bitmap[0]! & 1) === 0 || (bitmap[lastBit >>> 3]! & (1 << (lastBit & 7))) === 0)
+      throw new WireDecodeError('REPAIR run whose first or last packet is not a source');
+    if ((bitmap[lastBit >>> 3]! >>> (lastBit & 7)) >>> 1 !== 0)
+      throw new WireDecodeError('REPAIR run bitmap with bits past its span');
+    for (let i = 0; i < span; i++) {
+      if ((bitmap[i >>> 3]! & (1 << (i & 7))) === 0) continue;
+      if (sources.length === REPAIR_SOURCES_MAX)
+        throw new WireDecodeError(`REPAIR with more than ${REPAIR_SOURCES_MAX} sources`);
+      sources.push({ pathId, packetNumber: first + i });
+    }
   }
   const length = reader.varint('repair data length');
   if (length > SHARD_BYTES_MAX) throw new WireDecodeError(`REPAIR shard of ${length} bytes`);
   const data = reader.bytesView(length, 'repair data').slice();
-  const frame: RepairFrame = { type: 'repair', groupId, k, m, index, sources, data };
+  const frame: RepairFrame = { type: 'repair', repairId, sources, data };
   const problem = repairFrameProblem(frame);
   if (problem !== undefined) throw new WireDecodeError(`REPAIR: ${problem}`);
+  if (runsOf(sources).length !== runCount)
+    throw new WireDecodeError('REPAIR runs that are not the canonical ones');
   return frame;
 }
 
 /** Encoded size of the frame, type byte included. */
 export function repairFrameBytes(frame: RepairFrame): number {
-  let n = 1 + varintLength(frame.groupId) + varintLength(frame.k) + varintLength(frame.m);
-  n += varintLength(frame.index);
-  for (const s of frame.sources) n += varintLength(s.pathId) + varintLength(s.packetNumber);
-  return n + varintLength(frame.data.length) + frame.data.length;
+  return (
+    1 +
+    varintLength(frame.repairId) +
+    repairSourcesBytes(frame.sources) +
+    varintLength(frame.data.length) +
+    frame.data.length
+  );
 }
 
-/** The frame's bytes besides the parity shard: what naming the group costs on the wire. */
+/** The frame's bytes besides the combination: what naming the sources costs on the wire. */
 export function repairFrameOverheadBytes(frame: RepairFrame): number {
   return repairFrameBytes(frame) - frame.data.length;
 }
@@ -128,7 +219,7 @@ export function sourceKey(pathId: number, packetNumber: number): string {
   return `${pathId}:${packetNumber}`;
 }
 
-/** Writes `packet` as a shard into `shard` (zeroed, `shardBytes` long): u16 length, bytes. */
+/** Writes `packet` as a shard into `shard` (zeroed, long enough): u16 length, bytes. */
 export function writeShard(shard: Uint8Array, packet: Uint8Array): void {
   if (packet.length + SHARD_LENGTH_PREFIX_BYTES > shard.length)
     throw new RangeError(
@@ -140,10 +231,20 @@ export function writeShard(shard: Uint8Array, packet: Uint8Array): void {
 }
 
 /**
+ * `packet` as a new shard rounded up to whole 32-bit words (zero padded), so the coding loop
+ * runs on words throughout.
+ */
+export function wordShard(packet: Uint8Array): Uint8Array {
+  const shard = new Uint8Array((SHARD_LENGTH_PREFIX_BYTES + packet.length + 3) & ~3);
+  writeShard(shard, packet);
+  return shard;
+}
+
+/**
  * The packet a rebuilt shard holds (a copy), or undefined if the shard cannot be one the sender
  * built: a zero or too large length, or padding that is not zero. Either means a corrupt or
- * forged repair shard. Corruption inside the packet's own bytes is not caught here; the AEAD
- * catches it when the rebuilt packet is opened.
+ * forged repair. Corruption inside the packet's own bytes is not caught here; the AEAD catches
+ * it when the rebuilt packet is opened.
  */
 export function readShard(shard: Uint8Array): Uint8Array | undefined {
   if (shard.length < SHARD_LENGTH_PREFIX_BYTES) return undefined;
@@ -152,31 +253,4 @@ export function readShard(shard: Uint8Array): Uint8Array | undefined {
   if (length === 0 || end > shard.length) return undefined;
   for (let i = end; i < shard.length; i++) if (shard[i] !== 0) return undefined;
   return shard.slice(SHARD_LENGTH_PREFIX_BYTES, end);
-}
-
-/** Distinct (k, m) codecs kept per {@link CodecCache}; a session uses a handful. */
-export const CODECS_MAX = 16;
-
-/**
- * Reed–Solomon codecs by (k, m), least recently used evicted: building one inverts a k × k
- * matrix, and each keeps its own cache of decode matrices, so they are worth keeping.
- */
-export class CodecCache {
-  private readonly codecs = new Map<number, ReedSolomon>();
-
-  constructor(private readonly max = CODECS_MAX) {}
-
-  get(k: number, m: number): ReedSolomon {
-    const key = k * 256 + m;
-    let codec = this.codecs.get(key);
-    if (codec !== undefined) this.codecs.delete(key);
-    else codec = new ReedSolomon(k, m);
-    this.codecs.set(key, codec);
-    if (this.codecs.size > this.max) this.codecs.delete(this.codecs.keys().next().value!);
-    return codec;
-  }
-
-  get size(): number {
-    return this.codecs.size;
-  }
 }

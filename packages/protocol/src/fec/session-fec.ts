@@ -1,24 +1,22 @@
 /**
- * FEC as one session uses it (docs/fec.md): the send groups, the receive groups, a loss
+ * FEC as one session uses it (docs/fec.md): the sliding-window encoder and decoder, a loss
  * estimator per path for the sending direction, what the peer reported rebuilding (so repaired
  * losses still count as losses for the estimate) and what this side rebuilt and must report.
  * The session decides which packets are protected and does the sending; this object keeps the
  * state and the counters.
  */
-import { varintLength } from '../wire/codec.js';
 import type { AckRange } from '../wire/frames.js';
 import type { FecSetting } from '../stream/streams.js';
 import { LossEstimator, type LossEstimatorOptions } from './loss-estimator.js';
-import { FecReceiveGroups, type RebuiltPacket } from './receive-groups.js';
+import { repairFrameBytes, SHARD_LENGTH_PREFIX_BYTES, type RepairFrame } from './repair-frame.js';
+import { FecWindowDecoder, type RebuiltPacket } from './window-decoder.js';
 import {
-  repairFrameBytes,
-  SHARD_BYTES_MAX,
-  SHARD_LENGTH_PREFIX_BYTES,
-  type RepairFrame,
-} from './repair-frame.js';
-import { FecSendGroups, type FecParams } from './send-groups.js';
+  FecWindowEncoder,
+  REPAIR_SOURCES_BYTES_MAX_DEFAULT,
+  type FecParams,
+} from './window-encoder.js';
 
-/** Default time bound of a group: a packet waits at most this long for its group to close. */
+/** Default time bound: a protected packet waits at most this long for a repair covering it. */
 export const FEC_GROUP_DELAY_MS_DEFAULT = 10;
 /** Each rebuilt packet number is reported in this many packets carrying an ACK of its path. */
 export const RECOVERED_REPORTS = 2;
@@ -67,12 +65,18 @@ interface PathFec {
   autoAtSamples: number;
 }
 
+/**
+ * Highest loss rate an application-limited sender takes for the path's floor, so that losses of
+ * protected packets FEC could not rebuild do not reduce the congestion window (docs/fec.md).
+ */
+export const FEC_FLOOR_LOSS_MAX = 0.1;
+
 /** `auto` chooses again after this many new outcomes (choosing runs a small DP per k). */
 export const FEC_RECHOOSE_OUTCOMES = 16;
 
 export class SessionFec {
-  readonly send: FecSendGroups;
-  readonly receive = new FecReceiveGroups();
+  readonly send: FecWindowEncoder;
+  readonly receive = new FecWindowDecoder();
   /** REPAIR frames dropped because they could not fit a packet (a shard grew too long). */
   repairsTooLarge = 0;
   /** The per path counters summed, removed paths included. */
@@ -81,7 +85,7 @@ export class SessionFec {
   private readonly estimatorOptions: LossEstimatorOptions;
 
   constructor(options: SessionFecOptions) {
-    this.send = new FecSendGroups({ maxGroupDelayMs: options.maxGroupDelayMs });
+    this.send = new FecWindowEncoder({ maxDelayMs: options.maxGroupDelayMs });
     this.estimatorOptions = options.estimator;
     // Fails early on bad options, not on the first packet of a path.
     new LossEstimator(options.estimator);
@@ -108,7 +112,7 @@ export class SessionFec {
     this.paths.delete(pathId);
   }
 
-  /** Group parameters for a packet on `pathId` carrying content of `setting`, or none. */
+  /** The repair ratio for a packet on `pathId` carrying content of `setting`, or none. */
   params(pathId: number, setting: FecSetting): FecParams | undefined {
     const p = this.path(pathId);
     if (setting !== 'auto') return p.estimator.choose(setting);
@@ -120,11 +124,19 @@ export class SessionFec {
     return p.auto;
   }
 
+  /**
+   * Whether the sending direction's loss on `pathId` is low enough, at most
+   * {@link FEC_FLOOR_LOSS_MAX}, to be taken for the path's floor rather than for congestion.
+   */
+  lossIsFloor(pathId: number): boolean {
+    return this.path(pathId).estimator.snapshot().lossRate <= FEC_FLOOR_LOSS_MAX;
+  }
+
   // ---- sending ----------------------------------------------------------------------------
 
   /**
-   * Adds a sealed packet to the open group and returns until when loss detection must not
-   * declare it lost: until its group's repair has had time to reach the peer and the peer's
+   * Adds a sealed packet to the window and returns until when loss detection must not declare
+   * it lost: until a repair covering it has had time to reach the peer and the peer's
    * acknowledgement of the rebuilt packet to come back.
    */
   onProtectedSent(
@@ -170,6 +182,7 @@ export class SessionFec {
    * acknowledged — which counts as a loss too when the peer reported rebuilding it.
    */
   onOutcome(pathId: number, packetNumber: number, lost: boolean): void {
+    this.send.onOutcome(pathId, packetNumber);
     const p = this.path(pathId);
     if (!lost && p.hints.delete(packetNumber)) {
       lost = true;
@@ -272,13 +285,10 @@ function newCounters(): PathFecCounters {
 }
 
 /**
- * Bytes a REPAIR frame for a group of `k` packets spends besides the source bytes of its shard,
- * at most, while path IDs stay ≤ `maxPathId` and packet numbers ≤ `maxPacketNumber`. A protected
- * packet leaves this much of its room unused, so that its group's repair fits a packet too.
+ * Bytes a REPAIR frame spends besides the source bytes of its shard, at most: the type, the
+ * repair ID (an 8-byte varint at most), the names of its sources (the encoder keeps them within
+ * {@link REPAIR_SOURCES_BYTES_MAX_DEFAULT}), the data length (a 4-byte varint at most) and the shard's length prefix. A
+ * protected packet leaves this much of its room unused, so that a repair of it fits a packet.
  */
-export function repairOverheadBound(k: number, maxPathId: number, maxPacketNumber: number): number {
-  // Type, group ID (8-byte varint at most), k, m, index (2 bytes each at most), the sources,
-  // the shard's length and its length prefix.
-  const perSource = varintLength(maxPathId) + varintLength(maxPacketNumber);
-  return 1 + 8 + 3 * 2 + k * perSource + varintLength(SHARD_BYTES_MAX) + SHARD_LENGTH_PREFIX_BYTES;
-}
+export const REPAIR_FRAME_OVERHEAD_MAX =
+  1 + 8 + REPAIR_SOURCES_BYTES_MAX_DEFAULT + 4 + SHARD_LENGTH_PREFIX_BYTES;

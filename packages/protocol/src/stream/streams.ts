@@ -19,7 +19,7 @@ export { StreamViolation } from './recv-stream.js';
 
 /** How the scheduler treats a stream. Only `low-latency` is scheduled differently today. */
 export type StreamMode = 'bulk' | 'low-latency' | 'redundant';
-/** Forward error correction for a stream's packets (used from the FEC layer on). */
+/** Forward error correction for a stream's packets: none, adaptive, or m repairs per k packets. */
 export type FecSetting = 'off' | 'auto' | { k: number; m: number };
 export interface StreamPolicy {
   mode: StreamMode;
