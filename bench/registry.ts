@@ -6,6 +6,7 @@ import { aggregateNetns } from './aggregate-netns.js';
 import { failoverNetns } from './failover-netns.js';
 import { fecCodec } from './fec-codec.js';
 import { fecMessages } from './fec-messages.js';
+import { forwardIperf3 } from './forward-iperf3.js';
 import { goodputLoopback } from './goodput-loopback.js';
 import { multipath } from './multipath.js';
 import { protocolGoodput } from './protocol-goodput.js';
@@ -19,4 +20,5 @@ export const BENCHMARKS: readonly Benchmark[] = [
   goodputLoopback,
   failoverNetns,
   aggregateNetns,
+  forwardIperf3,
 ];

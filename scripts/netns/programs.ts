@@ -4,6 +4,7 @@
  * from source, as `pnpm bench` does), and the MPTCP baseline with the system's python3.
  */
 import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LabStateError } from './errors.js';
@@ -46,6 +47,32 @@ export function repoRoot(): string {
 /** Debian's python3: its socket module has IPPROTO_MPTCP (3.10+). */
 export const PYTHON = '/usr/bin/python3';
 
+/**
+ * Writes a braidd config into `dir` (created owner-only): the given UDP locators, its identity
+ * and control socket in that directory, warnings only in the log. Returns the control socket's
+ * path and the program that runs braidd with it.
+ */
+export async function braiddConfig(
+  dir: string,
+  bind: readonly string[],
+  allow: 'open' | 'configured',
+  scheduler: 'aggregate' | 'active-backup',
+): Promise<{ socketPath: string; program: Program }> {
+  await mkdir(dir, { mode: 0o700 });
+  const socketPath = join(dir, 'braidd.sock');
+  const configPath = join(dir, 'braidd.json');
+  const config = {
+    stateDir: dir,
+    socketPath,
+    bind,
+    allow,
+    log: { level: 'warn', format: 'json' },
+    protocol: { scheduler },
+  };
+  await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
+  return { socketPath, program: braiddProgram(['--config', configPath]) };
+}
+
 /** The kernel-MPTCP baseline peer, bench/mptcp/mptcp-peer.py. */
 export function mptcpPeer(args: readonly string[]): Program {
   return { command: PYTHON, args: [join(repoRoot(), 'bench', 'mptcp', 'mptcp-peer.py'), ...args] };
@@ -84,5 +111,13 @@ export function braiddProgram(args: readonly string[]): Program {
   return {
     command: process.execPath,
     args: [join(repoRoot(), 'packages', 'cli', 'bin', 'braidd.js'), ...args],
+  };
+}
+
+/** The `braid` command (packages/cli/bin/braid.js, built), with its arguments. */
+export function braidProgram(args: readonly string[]): Program {
+  return {
+    command: process.execPath,
+    args: [join(repoRoot(), 'packages', 'cli', 'bin', 'braid.js'), ...args],
   };
 }

@@ -5,12 +5,11 @@
  * fixed time after its first mebibyte. The tests and the netns benchmarks share it.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostName, Lab, LinkId } from './lab.js';
 import { LabPeerError } from './errors.js';
 import type { PeerMessage, PeerProcess } from './peer-process.js';
-import { braiddProgram, labScript, mptcpPeer, startPeer } from './programs.js';
+import { braiddConfig, labScript, mptcpPeer, startPeer } from './programs.js';
 import { toTimeline, type Timeline } from './delivery.js';
 
 export const BRAID_PORT = 4433;
@@ -201,20 +200,12 @@ async function startBraidd(
   allow: 'open' | 'configured',
   scheduler: 'aggregate' | 'active-backup',
 ): Promise<DaemonProcess> {
-  const dir = join(lab.workDir(), `braidd-${host}`);
-  await mkdir(dir, { mode: 0o700 });
-  const socketPath = join(dir, 'braidd.sock');
-  const configPath = join(dir, 'braidd.json');
-  const config = {
-    stateDir: dir,
-    socketPath,
+  const { socketPath, program } = await braiddConfig(
+    join(lab.workDir(), `braidd-${host}`),
     bind,
     allow,
-    log: { level: 'warn', format: 'json' },
-    protocol: { scheduler },
-  };
-  await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
-  const program = braiddProgram(['--config', configPath]);
+    scheduler,
+  );
   const child = lab.spawn(host, program.command, program.args);
   let output = '';
   const keep = (chunk: Buffer) => {

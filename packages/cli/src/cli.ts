@@ -9,6 +9,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UnknownPathError, UnknownSessionError } from '@braid/protocol';
 import { parseEid, parseIntOption, parseLocator, parsePathId, parseService } from './args.js';
 import { createRequire } from 'node:module';
+import type { CommandContext } from './context.js';
+import { registerDrillCommand } from './drill.js';
+import { registerForwardCommands } from './forward.js';
 import {
   connect,
   defaultSocketPath,
@@ -107,7 +110,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 export function buildProgram(io: CliIo, setExitStatus: (code: number) => void = () => {}): Command {
   const out = (text: string) => io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   const program = new Command('braid')
-    .description('Operate braidd: identity, peers, sessions, paths, ping and cat.')
+    .description(
+      'Operate braidd: identity, peers, sessions, paths, ping, cat, forwarding and failover drills.',
+    )
     .version(CLI_VERSION, '-V, --version')
     .option(
       '--socket <path>',
@@ -449,6 +454,10 @@ export function buildProgram(io: CliIo, setExitStatus: (code: number) => void = 
         });
       },
     );
+
+  const context: CommandContext = { io, subcommand, jsonOption, out, withClient, socketPath };
+  registerForwardCommands(context);
+  registerDrillCommand(context);
 
   return program;
 }

@@ -11,10 +11,16 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MultiBar } from 'cli-progress';
+import type { MultiBar } from 'cli-progress';
 import type { PathStats } from '@braid/protocol';
 import type { BraidClient, BraidSession, BraidStream } from './client-api.js';
-import { formatBytes, formatDuration, formatRate, renderTable } from './format.js';
+import {
+  formatBytes,
+  formatDuration,
+  formatRate,
+  renderTable,
+  terminalProgressBar,
+} from './format.js';
 import { StallMeter } from './stall.js';
 
 /** 64 MiB: long enough to watch at the default rate, small enough for any disk. */
@@ -526,18 +532,11 @@ class Display {
   startProgress(total: number): void {
     this.total = total;
     if (this.quiet || this.out.isTTY !== true) return;
-    this.bar = new MultiBar({
-      stream: this.out as NodeJS.WritableStream,
-      format: ' {bar} {percentage}% | {done} of {size} | {rate} | paths: {paths}',
-      barsize: 30,
-      hideCursor: true,
-      clearOnComplete: false,
-      linewrap: false,
-      fps: 10,
-      gracefulExit: false,
-      barCompleteChar: '█',
-      barIncompleteChar: '░',
-    });
+    this.bar = terminalProgressBar(
+      this.out,
+      ' {bar} {percentage}% | {done} of {size} | {rate} | paths: {paths}',
+      30,
+    );
     this.barHandle = this.bar.create(total, 0, {
       done: formatBytes(0),
       size: formatBytes(total),

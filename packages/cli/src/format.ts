@@ -3,6 +3,8 @@
  * `--json`, and the per-path throughput computed from two snapshots of byte counters. Pure
  * functions of their arguments (no clock, no I/O), so each is unit-tested.
  */
+import type { Writable } from 'node:stream';
+import { MultiBar } from 'cli-progress';
 import type { PathStats } from '@braid/protocol';
 import type { NodeStatus, PeerEntry, PingResult, SessionSummary } from './client-api.js';
 
@@ -280,4 +282,23 @@ export function renderPing(results: readonly PingResult[]): string {
     ],
     results,
   );
+}
+
+/**
+ * A cli-progress bar drawn on `out` (a terminal): the look `pnpm demo` and `braid drill` share,
+ * with their own `format` line and bar width.
+ */
+export function terminalProgressBar(out: Writable, format: string, barsize: number): MultiBar {
+  return new MultiBar({
+    stream: out as NodeJS.WritableStream,
+    format,
+    barsize,
+    hideCursor: true,
+    clearOnComplete: false,
+    linewrap: false,
+    fps: 10,
+    gracefulExit: false,
+    barCompleteChar: '█',
+    barIncompleteChar: '░',
+  });
 }

@@ -9,6 +9,7 @@ import { parseLocator } from '@braid/endpoint';
 import { defaultSocketPath, defaultStateDir } from '@braid/ipc';
 import { Eid } from '@braid/protocol';
 import { z } from 'zod';
+import { DRILL_MAX_BYTES_DEFAULT } from './drill-service.js';
 import { ConfigError } from './errors.js';
 
 /** UDP port of `bind: { all: true }` when none is given: peers configure it, so it is fixed. */
@@ -131,6 +132,14 @@ export const configSchema = z.strictObject({
     .optional(),
   /** SIGTERM: sessions get this long to close gracefully before they are closed at once. */
   shutdownTimeoutMs: positiveMs.max(60_000).optional(),
+  /** The built-in drill service (`braid.drill`), the far end of `braid drill`. */
+  drill: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      /** Bytes one drill may send (counted and hashed, never stored). */
+      maxBytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+    })
+    .optional(),
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;
@@ -157,6 +166,7 @@ export interface DaemonConfig {
   protocol: z.infer<typeof protocolSchema>;
   control: { connectionsMax: number; streamWindowBytes: number };
   shutdownTimeoutMs: number;
+  drill: { enabled: boolean; maxBytes: number };
   /** The file it came from, if any. */
   source: string | undefined;
 }
@@ -223,6 +233,10 @@ export function parseConfig(
       streamWindowBytes: c.control?.streamWindowBytes ?? 256 * 1024,
     },
     shutdownTimeoutMs: c.shutdownTimeoutMs ?? 5_000,
+    drill: {
+      enabled: c.drill?.enabled ?? true,
+      maxBytes: c.drill?.maxBytes ?? DRILL_MAX_BYTES_DEFAULT,
+    },
     source: options.source,
   };
 }
@@ -280,6 +294,7 @@ export function unreloadableChanges(before: DaemonConfig, after: DaemonConfig): 
     'metrics',
     'protocol',
     'control',
+    'drill',
   ];
   const changed: string[] = fields.filter(
     (f) => JSON.stringify(before[f]) !== JSON.stringify(after[f]),

@@ -22,6 +22,7 @@ import {
   type DaemonConfig,
 } from './config.js';
 import { ControlServer } from './control-server.js';
+import { startDrillService, type DrillService } from './drill-service.js';
 import { ControlSocketError, DaemonRunningError } from './errors.js';
 import { loadOrCreateIdentity } from './identity-store.js';
 import { createLogger } from './logger.js';
@@ -112,6 +113,8 @@ export class Daemon {
     private readonly control: ControlServer,
     private readonly controlServer: Server,
     private readonly socketIno: number,
+    /** The built-in `braid.drill` service, when `drill.enabled`. */
+    readonly drillService: DrillService | undefined,
   ) {
     this.applyAllowlist(current);
   }
@@ -242,6 +245,7 @@ export class Daemon {
     this.logger.info('shutting down');
     this.control.close();
     await new Promise<void>((resolve) => this.controlServer.close(() => resolve()));
+    await this.drillService?.close();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       this.endpoint.close().then(() => false),
@@ -340,7 +344,13 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
   let metrics: DaemonMetrics | undefined;
   let metricsUrl: string | undefined;
   let controlServer: Server | undefined;
+  let drillService: DrillService | undefined;
   try {
+    if (config.drill.enabled)
+      drillService = await startDrillService(endpoint, {
+        logger: logger.child({ service: 'braid.drill' }),
+        maxBytes: config.drill.maxBytes,
+      });
     if (config.metrics.enabled) {
       metrics = new DaemonMetrics(
         {
@@ -405,8 +415,10 @@ export async function startDaemon(options: StartDaemonOptions = {}): Promise<Dae
       control,
       controlServer,
       ino,
+      drillService,
     );
   } catch (err) {
+    await drillService?.close();
     await endpoint.close();
     await metrics?.close();
     if (controlServer) await new Promise<void>((r) => controlServer!.close(() => r()));

@@ -17,3 +17,12 @@ export {
   type StartDaemonOptions,
 } from './daemon.js';
 export { BRAIDD_USAGE, parseBraiddArgs, runBraidd, type RunBraiddOptions } from './cli.js';
+export {
+  DRILL_PROTOCOL_VERSION,
+  DRILL_SERVICE,
+  startDrillService,
+  type DrillFailure,
+  type DrillGap,
+  type DrillGreeting,
+  type DrillResult,
+} from './drill-service.js';

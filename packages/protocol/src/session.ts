@@ -1595,7 +1595,7 @@ export class Session {
       path.counters.recoveries++;
       // It was silent for a while: its window and RTT variance start over.
       this.reinject(path, path.resetRecovery());
-      this.pathEvent(path, 'recovered', `after ${now - path.sinceMs} ms down`);
+      this.pathEvent(path, 'recovered', `after ${Math.round(now - path.sinceMs)} ms down`);
     } else this.pathEvent(path, 'validated', '');
     path.sinceMs = now;
     this.checkResume(now);
