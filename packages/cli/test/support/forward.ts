@@ -22,7 +22,11 @@ export interface BraidCommand {
   /** The stderr text so far. */
   stderr(): string;
   /** The first event (already seen or to come) that `match` accepts. */
-  waitFor(event: string, match?: (e: ForwardEvent) => boolean): Promise<ForwardEvent>;
+  /** The first event named `event` (or any of the names) that `match` accepts. */
+  waitFor(
+    event: string | readonly string[],
+    match?: (e: ForwardEvent) => boolean,
+  ): Promise<ForwardEvent>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGINT (Ctrl-C), then the exit. */
   interrupt(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -72,7 +76,8 @@ export function startBraid(t: Test, socketPath: string, args: readonly string[])
     waitFor: (event, match) =>
       new Promise((resolve, reject) => {
         const check = () => {
-          const found = events.find((e) => e.event === event && (match?.(e) ?? true));
+          const names: readonly string[] = typeof event === 'string' ? [event] : event;
+          const found = events.find((e) => names.includes(e.event) && (match?.(e) ?? true));
           if (found) {
             finish();
             resolve(found);
