@@ -117,6 +117,15 @@ t.test('unknown service, text mode: one line on stderr per connection', async (t
     b.eid,
     'nobody-here',
   ]);
+  // stderr is read from the start: the line can come while the exchange below is awaited, and
+  // the stream already flows (spawnBraid collects it), so a listener added later misses it.
+  let err = '';
+  const errLine = new Promise<void>((resolve) =>
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('\n')) resolve();
+    }),
+  );
   let out = '';
   const listening = await new Promise<number>((resolve) =>
     child.stdout!.on('data', (d: Buffer) => {
@@ -130,13 +139,7 @@ t.test('unknown service, text mode: one line on stderr per connection', async (t
   );
   const r = await tcpExchange(listening, Buffer.from('x'));
   t.equal(r.error?.code, 'ECONNRESET');
-  let err = '';
-  await new Promise<void>((resolve) =>
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('\n')) resolve();
-    }),
-  );
+  await errLine;
   t.match(
     err,
     /^braid forward: connection 1 from 127\.0\.0\.1:\d+: .* \(ERR_BRAID_SERVICE_UNKNOWN\); reset\n$/,
