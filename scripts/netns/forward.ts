@@ -70,37 +70,50 @@ export function startProgram(
     output: () => tail,
     exited,
     waitForOutput: (pattern, timeoutMs = READY_TIMEOUT_MS) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const m = pattern.exec(tail);
-          if (m) {
-            finish();
-            resolve(m);
-          } else if (exit) {
-            finish();
-            reject(
-              new LabPeerError(
+      waitOn<RegExpExecArray>(
+        waiters,
+        () =>
+          pattern.exec(tail) ??
+          (exit
+            ? new LabPeerError(
                 `${label} exited (${exit.signal ?? `code ${exit.code}`}) before printing ${pattern}: ${tail.slice(-2_000)}`,
-              ),
-            );
-          }
-        };
-        const timer = setTimeout(() => {
-          finish();
-          reject(
-            new LabPeerError(
-              `${label} did not print ${pattern} within ${timeoutMs} ms: ${tail.slice(-2_000)}`,
-            ),
-          );
-        }, timeoutMs);
-        const finish = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      }),
+              )
+            : undefined),
+        timeoutMs,
+        () => `${label} did not print ${pattern} within ${timeoutMs} ms: ${tail.slice(-2_000)}`,
+      ),
   };
+}
+
+/**
+ * Resolves with what `probe` finds, rejects with the error it returns, or after `timeoutMs` with
+ * `timeoutMessage()`; `probe` runs now and each time a waiter in `waiters` is called.
+ */
+function waitOn<T>(
+  waiters: Set<() => void>,
+  probe: () => T | Error | undefined,
+  timeoutMs: number,
+  timeoutMessage: () => string,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const found = probe();
+      if (found === undefined) return;
+      finish();
+      if (found instanceof Error) reject(found);
+      else resolve(found);
+    };
+    const timer = setTimeout(() => {
+      finish();
+      reject(new LabPeerError(timeoutMessage()));
+    }, timeoutMs);
+    const finish = () => {
+      clearTimeout(timer);
+      waiters.delete(check);
+    };
+    waiters.add(check);
+    check();
+  });
 }
 
 /** A `braid … --json` command in a host: its events, as `braid forward/expose` print them. */
@@ -160,37 +173,19 @@ function startBraidCommand(
     ...base,
     events,
     waitForEvent: (event, match, timeoutMs = READY_TIMEOUT_MS) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const found = events.find((e) => e.event === event && (match?.(e) ?? true));
-          if (found) {
-            finish();
-            resolve(found);
-          } else if (bad || exited) {
-            finish();
-            reject(
-              bad ??
-                new LabPeerError(
-                  `${label} exited before a ${event} event: ${base.output().slice(-2_000)}`,
-                ),
-            );
-          }
-        };
-        const timer = setTimeout(() => {
-          finish();
-          reject(
-            new LabPeerError(
-              `${label}: no ${event} event within ${timeoutMs} ms: ${base.output().slice(-2_000)}`,
-            ),
-          );
-        }, timeoutMs);
-        const finish = () => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        check();
-      }),
+      waitOn<Record<string, unknown>>(
+        waiters,
+        () =>
+          events.find((e) => e.event === event && (match?.(e) ?? true)) ??
+          (bad || exited
+            ? (bad ??
+              new LabPeerError(
+                `${label} exited before a ${event} event: ${base.output().slice(-2_000)}`,
+              ))
+            : undefined),
+        timeoutMs,
+        () => `${label}: no ${event} event within ${timeoutMs} ms: ${base.output().slice(-2_000)}`,
+      ),
   };
 }
 

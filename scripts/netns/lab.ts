@@ -267,36 +267,12 @@ class LabImpl implements Lab {
     const [l1, l2] = this.links;
     // Link 2, then link 1 (direct, or through the router). Each veth is born with its peer in
     // the other namespace: nothing is ever left in the namespace this process runs in.
-    await this.ip(a, 'link', 'add', l2.iface, 'type', 'veth', 'peer', 'name', l2.iface, 'netns', b);
+    await this.veth(a, l2.iface, b, l2.iface);
     await this.ip(a, 'addr', 'add', `${l2.a}/24`, 'dev', l2.iface);
     await this.ip(b, 'addr', 'add', `${l2.b}/24`, 'dev', l2.iface);
     if (r) {
-      await this.ip(
-        a,
-        'link',
-        'add',
-        l1.iface,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        ROUTER_LAN,
-        'netns',
-        r,
-      );
-      await this.ip(
-        r,
-        'link',
-        'add',
-        ROUTER_WAN,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        l1.iface,
-        'netns',
-        b,
-      );
+      await this.veth(a, l1.iface, r, ROUTER_LAN);
+      await this.veth(r, ROUTER_WAN, b, l1.iface);
       // a's side 198.51.100.128/25, b's side 198.51.100.0/25: b sees the router's .1.
       await this.ip(a, 'addr', 'add', `${l1.a}/25`, 'dev', l1.iface);
       await this.ip(r, 'addr', 'add', '198.51.100.130/25', 'dev', ROUTER_LAN);
@@ -304,19 +280,7 @@ class LabImpl implements Lab {
       await this.ip(b, 'addr', 'add', `${l1.b}/25`, 'dev', l1.iface);
       for (const dev of [ROUTER_LAN, ROUTER_WAN]) await this.ip(r, 'link', 'set', dev, 'up');
     } else {
-      await this.ip(
-        a,
-        'link',
-        'add',
-        l1.iface,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        l1.iface,
-        'netns',
-        b,
-      );
+      await this.veth(a, l1.iface, b, l1.iface);
       await this.ip(a, 'addr', 'add', `${l1.a}/24`, 'dev', l1.iface);
       await this.ip(b, 'addr', 'add', `${l1.b}/24`, 'dev', l1.iface);
     }
@@ -377,6 +341,23 @@ class LabImpl implements Lab {
       for (const ns of [this.namespaces.a, this.namespaces.b]) await tbf(ns, link.iface);
     if (this.routerNamespace)
       for (const dev of [ROUTER_LAN, ROUTER_WAN]) await tbf(this.routerNamespace, dev);
+  }
+
+  /** A veth pair: `name` in namespace `ns`, its peer `peerName` born in `peerNs`. */
+  private veth(ns: string, name: string, peerNs: string, peerName: string): Promise<string> {
+    return this.ip(
+      ns,
+      'link',
+      'add',
+      name,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      peerName,
+      'netns',
+      peerNs,
+    );
   }
 
   private async configureMptcp(options: MptcpOptions): Promise<void> {

@@ -10,6 +10,7 @@ import { UnknownPathError, UnknownSessionError } from '@braid/protocol';
 import { parseEid, parseIntOption, parseLocator, parsePathId, parseService } from './args.js';
 import { createRequire } from 'node:module';
 import type { CommandContext } from './context.js';
+import { settlePaths } from './settle.js';
 import { registerDrillCommand } from './drill.js';
 import { registerForwardCommands } from './forward.js';
 import {
@@ -393,7 +394,13 @@ export function buildProgram(io: CliIo, setExitStatus: (code: number) => void = 
       ) => {
         await withClient(async (client) => {
           const session = await client.openSession(peer, { signal: io.signal });
-          await settlePaths(session, io.signal);
+          // Right after the session opened, the other paths are still validating: wait for them,
+          // so the ping measures every path the two hosts have, not only the first.
+          await settlePaths(session, {
+            signal: io.signal,
+            maxWaitMs: PING_SETTLE_MS,
+            quietPolls: PING_SETTLE_QUIET_POLLS,
+          });
           const results = [];
           for (let seq = 1; seq <= opts.count; seq++) {
             if (seq > 1) await sleep(opts.interval, undefined, { signal: io.signal });
@@ -460,25 +467,6 @@ export function buildProgram(io: CliIo, setExitStatus: (code: number) => void = 
   registerDrillCommand(context);
 
   return program;
-}
-
-/**
- * Waits (at most {@link PING_SETTLE_MS}) for a session's paths to settle — none validating and
- * no new one for {@link PING_SETTLE_QUIET_POLLS} polls — so that a ping right after the session
- * opened measures every path the two hosts have, not only the first.
- */
-async function settlePaths(session: BraidSession, signal: AbortSignal | undefined): Promise<void> {
-  const deadline = performance.now() + PING_SETTLE_MS;
-  let count = -1;
-  let quiet = 0;
-  for (;;) {
-    const paths = await session.paths({ signal });
-    quiet = paths.length === count ? quiet + 1 : 0;
-    count = paths.length;
-    const validating = paths.some((p) => p.status === 'validating');
-    if ((!validating && quiet >= PING_SETTLE_QUIET_POLLS) || performance.now() > deadline) return;
-    await sleep(50, undefined, { signal });
-  }
 }
 
 /** The session handle for an id the daemon listed. */

@@ -15,6 +15,7 @@ import { UnknownPathError, type PathStats, type SessionStats } from '@braid/prot
 import type { BraidClient, BraidSession, BraidStream } from './client-api.js';
 import type { DrillFault, DrillPlan } from './drill-args.js';
 import { formatDuration } from './format.js';
+import { settlePaths } from './settle.js';
 import {
   DrillNoAlternatePathError,
   DrillPathUnusableError,
@@ -198,28 +199,22 @@ export async function openDrillSession(
   signal: AbortSignal | undefined,
 ): Promise<{ session: BraidSession; paths: PathStats[] }> {
   const session = await client.openSession(peer, { signal });
-  const deadline = performance.now() + PATHS_WAIT_MS;
-  let count = -1;
-  let quiet = 0;
-  for (;;) {
-    const paths = await session.paths({ signal });
-    quiet = paths.length === count ? quiet + 1 : 0;
-    count = paths.length;
-    const usable = paths.filter((p) => USABLE.has(p.status));
-    const validating = paths.some((p) => p.status === 'validating');
-    const settled = !validating && quiet >= PATHS_SETTLE_QUIET_POLLS;
-    if (usable.length >= 2 && (settled || !validating)) return { session, paths };
-    if (settled || performance.now() > deadline) {
-      if (usable.length >= 2) return { session, paths };
-      const list = paths.map((p) => `path ${p.id} ${p.local} → ${p.remote} ${p.status}`).join('; ');
-      throw new DrillSinglePathError(
-        `session ${session.id} to ${peer} has ${usable.length} usable path${usable.length === 1 ? '' : 's'} (${
-          list || 'none'
-        }); a failover drill needs at least two: with one, the fault suspends the session instead of failing over. Give the hosts a second path — another local address in braidd's "bind", or another locator for the peer (\`braid peers add\`) — and check \`braid paths\``,
-      );
-    }
-    await sleep(50, undefined, { signal });
-  }
+  const usableCount = (paths: readonly PathStats[]) =>
+    paths.filter((p) => USABLE.has(p.status)).length;
+  const paths = await settlePaths(session, {
+    signal,
+    maxWaitMs: PATHS_WAIT_MS,
+    quietPolls: PATHS_SETTLE_QUIET_POLLS,
+    enough: (ps) => usableCount(ps) >= 2,
+  });
+  const usable = usableCount(paths);
+  if (usable >= 2) return { session, paths };
+  const list = paths.map((p) => `path ${p.id} ${p.local} → ${p.remote} ${p.status}`).join('; ');
+  throw new DrillSinglePathError(
+    `session ${session.id} to ${peer} has ${usable} usable path${usable === 1 ? '' : 's'} (${
+      list || 'none'
+    }); a failover drill needs at least two: with one, the fault suspends the session instead of failing over. Give the hosts a second path — another local address in braidd's "bind", or another locator for the peer (\`braid peers add\`) — and check \`braid paths\``,
+  );
 }
 
 /** Runs one drill on an open session; see the module comment. */

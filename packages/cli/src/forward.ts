@@ -331,17 +331,8 @@ export async function forwardPort(options: ForwardPortOptions): Promise<
       return;
     }
     bridges.attach(id, stream);
-    onEvent({
-      event: 'open',
-      connection: id,
-      from,
-      streamId: stream.streamId,
-      session: stream.session.id,
-    });
-    const result = await bridgeTcp(socket, stream);
+    await carry(bridges, onEvent, id, from, socket, stream);
     socket.off('error', onEarlyError);
-    bridges.remove(id);
-    onEvent(closeEvent(id, result));
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -405,8 +396,28 @@ function watchClient(client: BraidClient, bridges: Bridges): void {
   void bridges.done.finally(() => client.off('error', onError)).catch(() => {});
 }
 
-function closeEvent(connection: number, r: BridgeResult): ForwardEvent {
-  return {
+/**
+ * One connection from its `open` event to its `close` event: bridged until both directions
+ * ended (or one was reset), then removed. Forward and expose alike.
+ */
+async function carry(
+  bridges: Bridges,
+  onEvent: (event: ForwardEvent) => void,
+  connection: number,
+  from: string,
+  socket: Socket,
+  stream: BraidStream,
+): Promise<void> {
+  onEvent({
+    event: 'open',
+    connection,
+    from,
+    streamId: stream.streamId,
+    session: stream.session.id,
+  });
+  const r = await bridgeTcp(socket, stream);
+  bridges.remove(connection);
+  onEvent({
     event: 'close',
     connection,
     bytesToStream: r.bytesToStream,
@@ -416,7 +427,7 @@ function closeEvent(connection: number, r: BridgeResult): ForwardEvent {
       : r.error
         ? errorFields(r.error)
         : { code: 'ERR_BRAID_STREAM_RESET', message: 'reset before both directions finished' }),
-  };
+  });
 }
 
 export interface ExposeServiceOptions {
@@ -538,16 +549,7 @@ export async function exposeService(options: ExposeServiceOptions): Promise<Forw
       bridges.remove(id);
       return;
     }
-    onEvent({
-      event: 'open',
-      connection: id,
-      from,
-      streamId: stream.streamId,
-      session: stream.session.id,
-    });
-    const result = await bridgeTcp(socket, stream);
-    bridges.remove(id);
-    onEvent(closeEvent(id, result));
+    await carry(bridges, onEvent, id, from, socket, stream);
   }
 
   onEvent({ event: 'listening', service, eid: client.eid, target });

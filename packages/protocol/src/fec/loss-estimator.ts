@@ -253,7 +253,8 @@ export class LossEstimator {
     };
   }
 
-  private lossRate(): number {
+  /** The weighted fraction of recent packets lost (what {@link snapshot} reports, alone). */
+  lossRate(): number {
     return this.weight > 0 ? this.lossWeight / this.weight : 0;
   }
 

@@ -129,7 +129,7 @@ export class SessionFec {
    * {@link FEC_FLOOR_LOSS_MAX}, to be taken for the path's floor rather than for congestion.
    */
   lossIsFloor(pathId: number): boolean {
-    return this.path(pathId).estimator.snapshot().lossRate <= FEC_FLOOR_LOSS_MAX;
+    return this.path(pathId).estimator.lossRate() <= FEC_FLOOR_LOSS_MAX;
   }
 
   // ---- sending ----------------------------------------------------------------------------

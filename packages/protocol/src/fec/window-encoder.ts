@@ -171,7 +171,9 @@ export class FecWindowEncoder {
   /** The fate of a packet is known (acknowledged or declared lost): it leaves the window. */
   onOutcome(pathId: number, packetNumber: number): void {
     const source = this.byKey.get(sourceKey(pathId, packetNumber));
-    if (source !== undefined) this.remove(source);
+    if (source === undefined) return;
+    this.remove(source);
+    this.compact();
   }
 
   /**
@@ -246,19 +248,22 @@ export class FecWindowEncoder {
     this.windowBytes -= source.shard.length;
     this.built = undefined;
     if (this.byKey.size === 0) this.uncoveredSinceMs = undefined;
-    // Dead entries are compacted away once they are half the array, so it stays O(window).
+  }
+
+  /** Drops dead entries once they are half the array, so it stays O(window). */
+  private compact(): void {
     if (this.window.length > 2 * this.byKey.size + 16)
       this.window = this.window.filter((s) => s.live);
   }
 
   /** Drops packets past the window's age and size. */
   private trim(now: number): void {
-    // Over a copy: removing may compact the array.
-    for (const s of this.window.slice()) {
+    for (const s of this.window) {
       if (!s.live) continue;
       if (now - s.sentMs <= this.maxWindowMs && this.byKey.size <= this.maxWindowSources) break;
       this.remove(s);
     }
+    this.compact();
   }
 
   /**
