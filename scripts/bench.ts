@@ -94,7 +94,9 @@ async function runBenchmark(bench: Benchmark, runs: number): Promise<BenchSummar
   return summary;
 }
 
-function format(value: number): string {
+function format(value: number, unit?: string): string {
+  // Ratios (×) are read to the third decimal: a wire budget of 1.25 is met or not there.
+  if (unit === '×') return value.toFixed(3);
   return value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(1) : value.toFixed(2);
 }
 
@@ -109,7 +111,7 @@ function report(s: BenchSummary): string {
   );
   for (const [name, m] of Object.entries(s.metrics))
     lines.push(
-      `  ${name.padEnd(width)}  ${format(m.median).padStart(8)} ${m.unit}  (runs: ${m.samples.map(format).join(', ')})`,
+      `  ${name.padEnd(width)}  ${format(m.median, m.unit).padStart(8)} ${m.unit}  (runs: ${m.samples.map((x) => format(x, m.unit)).join(', ')})`,
     );
   for (const [name, r] of Object.entries(s.ratios)) {
     const target =

@@ -99,6 +99,7 @@ const program = new Command('pnpm sim --')
     ).choices([...MULTIPATH_SCENARIOS, 'fec-messages']),
   )
   .option('--fec <policy>', 'fec-messages: auto, off, or K,M', 'auto')
+  .option('--interval-ms <ms>', 'fec-messages: time between messages', num(0.01, 60_000), 1)
   .option('--rtt-ms <ms>', 'scenario: round-trip time of each path', num(0, 60_000), 20)
   .addOption(
     new Option('--scheduler <s>', 'scenario: how bulk data is spread over the paths')
@@ -140,6 +141,7 @@ const o = program.opts<{
   scenario?: MultipathScenario | 'fec-messages';
   fec: string;
   rttMs: number;
+  intervalMs: number;
   scheduler: 'aggregate' | 'active-backup';
   json?: boolean;
 }>();
@@ -515,6 +517,7 @@ function runFecMessagesCommand(): void {
   const r = runFecMessages({
     ...common,
     link: messageLink,
+    intervalMs: o.intervalMs,
     fec: fec ? { k: Number(fec[1]), m: Number(fec[2]) } : (o.fec as 'auto' | 'off'),
   });
   if (o.json) console.log(JSON.stringify(r));
@@ -522,7 +525,7 @@ function runFecMessagesCommand(): void {
     const f = (x: number) => x.toFixed(1);
     console.log(
       [
-        `Braid FEC messages — seed ${r.seed}, loss ${o.loss}${o.burst ? ` in bursts of ${o.burst}` : ''}, RTT ${o.rttMs} ms, FEC ${o.fec}`,
+        `Braid FEC messages — seed ${r.seed}, loss ${o.loss}${o.burst ? ` in bursts of ${o.burst}` : ''}, RTT ${o.rttMs} ms, a message every ${o.intervalMs} ms, FEC ${o.fec}`,
         `  ${r.measuredMessages} messages of 1 KB measured (after ${r.messages - r.measuredMessages} warm-up)`,
         `  latency p50 ${f(r.latencyMsP50)} ms, p99 ${f(r.latencyMsP99)} ms, max ${f(r.latencyMsMax)} ms`,
         `  wire ${r.wireBytes} bytes for ${r.payloadBytes} of payload (${r.wireToPayload.toFixed(3)}x)`,

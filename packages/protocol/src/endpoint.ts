@@ -46,7 +46,7 @@ import { KEY_UPDATE_AFTER_MS, KEY_UPDATE_AFTER_PACKETS } from './packet-keys.js'
 import type { CongestionAlgorithm } from './recovery/congestion.js';
 import type { ReadResult } from './stream/recv-stream.js';
 import type { FecSetting, StreamPolicy } from './stream/streams.js';
-import { FEC_GROUP_DELAY_MS_DEFAULT } from './fec/session-fec.js';
+import { FEC_GROUP_DELAY_MS_DEFAULT, FEC_HORIZON_MS_DEFAULT } from './fec/session-fec.js';
 import type { Frame } from './wire/frames.js';
 
 export interface EndpointOptions {
@@ -121,8 +121,13 @@ export interface EndpointOptions {
    * 10 ms), so a quiet stream's last packet is protected too (docs/fec.md).
    */
   fecGroupDelayMs?: number;
-  /** FEC `auto`: the loss left after repair it aims for (default 0.001). */
-  fecTargetResidualLoss?: number;
+  /**
+   * FEC `auto`: the delay a loss may add to a protected packet (default 15 ms). `auto` chooses
+   * the least repair that keeps all but `fecTargetLateFraction` of the packets within it.
+   */
+  fecHorizonMs?: number;
+  /** FEC `auto`: the fraction of protected packets it lets be later than the horizon (default 0.005). */
+  fecTargetLateFraction?: number;
   /** FEC `auto`: the most repair it sends, as a fraction of the protected packets (default 0.5). */
   fecMaxOverhead?: number;
   /** FEC for unreliable datagrams: `auto` (default), `off` or a fixed `{k, m}` (m repairs per k). */
@@ -352,9 +357,10 @@ export class Endpoint {
         options.fecGroupDelayMs,
         FEC_GROUP_DELAY_MS_DEFAULT,
       ),
+      fecHorizonMs: nonNegative('fecHorizonMs', options.fecHorizonMs, FEC_HORIZON_MS_DEFAULT),
       fecEstimator: {
-        ...(options.fecTargetResidualLoss !== undefined
-          ? { targetResidualLoss: options.fecTargetResidualLoss }
+        ...(options.fecTargetLateFraction !== undefined
+          ? { targetLateFraction: options.fecTargetLateFraction }
           : {}),
         ...(options.fecMaxOverhead !== undefined ? { maxOverhead: options.fecMaxOverhead } : {}),
       },

@@ -178,6 +178,7 @@ export interface SessionConfig {
   pathFilter: (local: Locator, remote: Locator) => boolean;
   /** FEC: longest a protected packet waits for a repair covering it, and what `auto` aims for (docs/fec.md). */
   fecGroupDelayMs: number;
+  fecHorizonMs: number;
   fecEstimator: LossEstimatorOptions;
   /** FEC for DATAGRAM frames (streams carry their own in their policy). */
   datagramFec: FecSetting;
@@ -467,6 +468,7 @@ export class Session {
     this.lastNowMs = now;
     this.fec = new SessionFec({
       maxGroupDelayMs: config.fecGroupDelayMs,
+      horizonMs: config.fecHorizonMs,
       estimator: config.fecEstimator,
     });
     this.streams = new Streams(role === 'initiator', {

@@ -4,3 +4,4 @@ export * from './window-decoder.js';
 export * from './repair-frame.js';
 export * from './window-encoder.js';
 export * from './session-fec.js';
+export * from './window-model.js';

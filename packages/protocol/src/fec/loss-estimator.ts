@@ -1,7 +1,8 @@
 /**
  * Loss model and repair choice for adaptive FEC (issue 7): one estimator per path and
- * direction, fed the fate of each packet in packet-number order, picks the group parameters
- * (k, m) that bring the loss left after recovery under a target at the least overhead.
+ * direction, fed the fate of each packet in packet-number order, picks the repair ratio (m
+ * repairs per k protected packets) that keeps the packets a loss delivers late, past a horizon,
+ * under a target at the least overhead (the model is in window-model.ts).
  *
  * The model is the two-state Gilbert–Elliott chain in its simple (Gilbert) form: a packet sent
  * in the good state arrives, one sent in the bad state is lost, so the states are observable
@@ -12,6 +13,7 @@
 import { InvalidOptionError } from '../errors.js';
 import type { FecSetting } from '../stream/streams.js';
 import type { FecParams } from './window-encoder.js';
+import { gcd, HORIZON_SLOTS_MAX, lateFraction } from './window-model.js';
 
 /** What a stream asks of FEC: none, chosen from the measured loss, or fixed (k, m). */
 export type FecPolicy = FecSetting;
@@ -28,91 +30,22 @@ export function stationaryLoss({ p, r }: GilbertElliottModel): number {
   return p / (p + r);
 }
 
-/**
- * The loss left after RS(k, m) recovery, for `m = 0…mMax`: entry m is the expected fraction of
- * a group's k source packets that are lost and not rebuilt, i.e. lost in a group of k + m
- * consecutive packets (sources first, then repairs, as they are sent) that lost more than m.
- * The chain starts in its stationary distribution.
- *
- * A dynamic program over the packets with state (chain state, packets lost so far) carries the
- * probability of each state and the probability mass weighted by lost sources so far; O((k +
- * mMax)²), no enumeration.
- */
-export function residualLossByParity(
-  model: GilbertElliottModel,
-  k: number,
-  mMax: number,
-): Float64Array {
-  const { p, r } = model;
-  const n = k + mMax;
-  const bad0 = stationaryLoss(model);
-  // Index j = packets lost so far. `g`/`b`: probability of being in the good/bad state with j
-  // lost; `eg`/`eb`: the same weighted by the number of lost sources.
-  let g = new Float64Array(n + 1);
-  let b = new Float64Array(n + 1);
-  let eg = new Float64Array(n + 1);
-  let eb = new Float64Array(n + 1);
-  let ng = new Float64Array(n + 1);
-  let nb = new Float64Array(n + 1);
-  let neg = new Float64Array(n + 1);
-  let neb = new Float64Array(n + 1);
-  g[0] = 1 - bad0;
-  b[1] = bad0;
-  eb[1] = bad0; // k ≥ 1: the first packet is a source
-  const out = new Float64Array(mMax + 1);
-  const record = (m: number): void => {
-    let lostSources = 0;
-    for (let j = m + 1; j <= k + m; j++) lostSources += eg[j]! + eb[j]!;
-    out[m] = lostSources / k;
-  };
-  if (k === 1) record(0);
-  for (let t = 1; t < n; t++) {
-    const source = t < k;
-    ng.fill(0);
-    nb.fill(0);
-    neg.fill(0);
-    neb.fill(0);
-    for (let j = 0; j < t + 1; j++) {
-      const pg = g[j]!;
-      const pb = b[j]!;
-      ng[j] = pg * (1 - p) + pb * r;
-      neg[j] = eg[j]! * (1 - p) + eb[j]! * r;
-      const toBad = pg * p + pb * (1 - r);
-      nb[j + 1] = toBad;
-      neb[j + 1] = eg[j]! * p + eb[j]! * (1 - r) + (source ? toBad : 0);
-    }
-    [g, ng] = [ng, g];
-    [b, nb] = [nb, b];
-    [eg, neg] = [neg, eg];
-    [eb, neb] = [neb, eb];
-    if (t >= k - 1) record(t - (k - 1));
-  }
-  return out;
-}
-
-/** {@link residualLossByParity} for one m. */
-export function residualLoss(model: GilbertElliottModel, k: number, m: number): number {
-  return residualLossByParity(model, k, m)[m]!;
-}
-
 /** Default half-life of an outcome's weight, in packets (the window spans ~1 443 packets). */
-export const LOSS_HALF_LIFE_PACKETS_DEFAULT = 1000;
+export const LOSS_HALF_LIFE_PACKETS_DEFAULT = 2000;
 /** Default loss rate below which `auto` sends no repair. */
 export const LOSS_FLOOR_DEFAULT = 1e-3;
 /**
- * Default target for the loss left after recovery. One in a thousand: what remains is
- * retransmitted by loss recovery at the cost of a round trip, which FEC is there to save for
- * all but a few packets.
+ * Default target for the fraction of protected packets delivered later than the horizon: one
+ * in 200, so that the 99th percentile of the delay loss adds stays within the horizon with some
+ * room for the model's optimism (see window-model.ts).
  */
-export const TARGET_RESIDUAL_LOSS_DEFAULT = 1e-3;
+export const TARGET_LATE_FRACTION_DEFAULT = 0.01;
 /** Default cap on m / k: repair never costs more than half the protected traffic. */
 export const MAX_OVERHEAD_DEFAULT = 0.5;
-/**
- * Default block sizes `auto` models the sliding window with (its residual loss is computed as a
- * block code's of k packets and m repairs; the window does at least as well, since each of its
- * repairs covers every packet in flight).
- */
-export const GROUP_SIZES_DEFAULT: readonly number[] = Object.freeze([8, 16, 32]);
+/** `auto` chooses ratios m / {@link RATIO_DENOMINATOR}, reduced (e.g. 12/64 is reported 3/16). */
+export const RATIO_DENOMINATOR = 64;
+/** Default horizon, in protected packets, when the caller gives none. */
+export const HORIZON_PACKETS_DEFAULT = 16;
 /**
  * Default repair `auto` sends before the estimate has anything to go on: 1 repair per 8 packets
  * for the first {@link PRIOR_OUTCOMES_DEFAULT} outcomes, unless a loss comes first (then the
@@ -123,6 +56,12 @@ export const GROUP_SIZES_DEFAULT: readonly number[] = Object.freeze([8, 16, 32])
 export const PRIOR_PARAMS_DEFAULT: Readonly<FecParams> = Object.freeze({ k: 8, m: 1 });
 /** Default outcomes the prior lasts without a loss. */
 export const PRIOR_OUTCOMES_DEFAULT = 1000;
+/** Exits from the bad state of an i.i.d. chain the fit of `r` starts from (see `model`). */
+export const R_PRIOR_EXITS = 16;
+/** Exits from the bad state fade this many times slower than the loss rate. */
+const TRANSITION_HALF_LIVES = 4;
+/** Packet numbers whose fates are kept to pair neighbours (see {@link LossEstimator.onOutcome}). */
+export const OUTCOMES_KEPT = 1024;
 /** Half-lives after the last loss past which the window holds no loss (its weight < 1/16). */
 const LOSS_FREE_HALF_LIVES = 4;
 
@@ -135,12 +74,13 @@ export interface LossEstimatorOptions {
   halfLifePackets?: number;
   /** Loss rate below which `auto` sends no repair. Default {@link LOSS_FLOOR_DEFAULT}. */
   lossFloor?: number;
-  /** Residual loss `auto` aims for. Default {@link TARGET_RESIDUAL_LOSS_DEFAULT}. */
-  targetResidualLoss?: number;
+  /**
+   * Fraction of protected packets `auto` lets be delivered later than the horizon. Default
+   * {@link TARGET_LATE_FRACTION_DEFAULT}.
+   */
+  targetLateFraction?: number;
   /** Largest m / k `auto` chooses. Default {@link MAX_OVERHEAD_DEFAULT}. */
   maxOverhead?: number;
-  /** The k values `auto` chooses from. Default {@link GROUP_SIZES_DEFAULT}. */
-  groupSizes?: readonly number[];
   /**
    * What `auto` sends before any loss was seen, for the first `priorOutcomes` outcomes: a ratio,
    * or undefined for none. Default {@link PRIOR_PARAMS_DEFAULT}.
@@ -164,16 +104,24 @@ export interface LossSnapshot {
 
 export class LossEstimator {
   private readonly decay: number;
+  private readonly transitionDecay: number;
   private readonly halfLifePackets: number;
   private readonly lossFloor: number;
-  private readonly targetResidualLoss: number;
+  private readonly targetLateFraction: number;
   private readonly maxOverhead: number;
-  private readonly groupSizes: readonly number[];
   private readonly prior: FecParams | undefined;
   private readonly priorOutcomes: number;
   private outcomes = 0;
+  /** `auto`'s last choice: m repairs per {@link RATIO_DENOMINATOR}, or undefined for none. */
+  private current: number | undefined;
   private sinceLoss = Infinity;
   private last: boolean | undefined;
+  /**
+   * Recent outcomes by packet number (slot pn mod {@link OUTCOMES_KEPT}; NaN for none), so that
+   * transitions are counted between neighbouring packet numbers whatever order fates arrive in.
+   */
+  private readonly keptPn = new Float64Array(OUTCOMES_KEPT).fill(NaN);
+  private readonly keptLost = new Uint8Array(OUTCOMES_KEPT);
   /** Exponentially weighted counts: outcomes, losses, and transitions out of the bad state. */
   private weight = 0;
   private lossWeight = 0;
@@ -183,22 +131,20 @@ export class LossEstimator {
   constructor(options: LossEstimatorOptions = {}) {
     this.halfLifePackets = options.halfLifePackets ?? LOSS_HALF_LIFE_PACKETS_DEFAULT;
     this.lossFloor = options.lossFloor ?? LOSS_FLOOR_DEFAULT;
-    this.targetResidualLoss = options.targetResidualLoss ?? TARGET_RESIDUAL_LOSS_DEFAULT;
+    this.targetLateFraction = options.targetLateFraction ?? TARGET_LATE_FRACTION_DEFAULT;
     this.maxOverhead = options.maxOverhead ?? MAX_OVERHEAD_DEFAULT;
-    this.groupSizes = [...(options.groupSizes ?? GROUP_SIZES_DEFAULT)].sort((a, b) => a - b);
     if (!(this.halfLifePackets >= 1) || !Number.isFinite(this.halfLifePackets))
       throw new InvalidOptionError(`halfLifePackets must be ≥ 1, got ${this.halfLifePackets}`);
     if (!(this.lossFloor >= 0 && this.lossFloor <= 1))
       throw new InvalidOptionError(`lossFloor must be in [0, 1], got ${this.lossFloor}`);
-    if (!(this.targetResidualLoss > 0 && this.targetResidualLoss < 1))
-      throw new InvalidOptionError(`targetResidualLoss must be in (0, 1)`);
-    if (!(this.maxOverhead > 0))
-      throw new InvalidOptionError(`maxOverhead must be > 0, got ${this.maxOverhead}`);
-    if (
-      this.groupSizes.length === 0 ||
-      this.groupSizes.some((k) => !Number.isInteger(k) || k < 1 || k > 254)
-    )
-      throw new InvalidOptionError(`groupSizes must be integers in [1, 254]`);
+    if (!(this.targetLateFraction > 0 && this.targetLateFraction < 1))
+      throw new InvalidOptionError(
+        `targetLateFraction must be in (0, 1), got ${this.targetLateFraction}`,
+      );
+    if (!(this.maxOverhead >= 1 / RATIO_DENOMINATOR && this.maxOverhead <= 8))
+      throw new InvalidOptionError(
+        `maxOverhead must be in [1/${RATIO_DENOMINATOR}, 8], got ${this.maxOverhead}`,
+      );
     this.prior = options.prior === null ? undefined : (options.prior ?? PRIOR_PARAMS_DEFAULT);
     this.priorOutcomes = options.priorOutcomes ?? PRIOR_OUTCOMES_DEFAULT;
     if (!Number.isInteger(this.priorOutcomes) || this.priorOutcomes < 0)
@@ -206,35 +152,61 @@ export class LossEstimator {
         `priorOutcomes must be an integer ≥ 0, got ${this.priorOutcomes}`,
       );
     this.decay = 2 ** (-1 / this.halfLifePackets);
+    this.transitionDecay = 2 ** (-1 / (TRANSITION_HALF_LIVES * this.halfLifePackets));
   }
 
-  /** One packet's fate, in packet-number order: acknowledged (false) or declared lost (true). */
-  onOutcome(lost: boolean): void {
+  /**
+   * One packet's fate: acknowledged (false) or declared lost (true). With its `packetNumber`,
+   * fates may come in any order (a session learns of acknowledgements a round trip before it
+   * declares the losses among them): the chain's transitions are counted between packets whose
+   * numbers follow each other, once both fates are known, among the last
+   * {@link OUTCOMES_KEPT} numbers. Without, fates are taken to come in packet order.
+   */
+  onOutcome(lost: boolean, packetNumber?: number): void {
     const d = this.decay;
     this.weight = this.weight * d + 1;
     this.lossWeight = this.lossWeight * d + (lost ? 1 : 0);
-    this.badToGood *= d;
-    this.badToBad *= d;
-    if (this.last === true) {
-      if (lost) this.badToBad++;
-      else this.badToGood++;
+    this.badToGood *= this.transitionDecay;
+    this.badToBad *= this.transitionDecay;
+    if (packetNumber === undefined) {
+      if (this.last === true) this.transition(lost);
+      this.last = lost;
+    } else {
+      const slot = packetNumber % OUTCOMES_KEPT;
+      const before = (packetNumber + OUTCOMES_KEPT - 1) % OUTCOMES_KEPT;
+      const after = (packetNumber + 1) % OUTCOMES_KEPT;
+      if (this.keptPn[before] === packetNumber - 1 && this.keptLost[before] === 1)
+        this.transition(lost);
+      if (lost && this.keptPn[after] === packetNumber + 1)
+        this.transition(this.keptLost[after] === 1);
+      this.keptPn[slot] = packetNumber;
+      this.keptLost[slot] = lost ? 1 : 0;
     }
-    this.last = lost;
     this.outcomes++;
     this.sinceLoss = lost ? 0 : this.sinceLoss + 1;
   }
 
+  /** A transition out of the bad state, to bad again (`lost`) or to good. */
+  private transition(lost: boolean): void {
+    if (lost) this.badToBad++;
+    else this.badToGood++;
+  }
+
   /**
-   * The fitted chain. `r` is the counted fraction of exits from the bad state (1, single losses,
-   * until one is seen); `p` is then the one that makes the chain's long-run loss the measured
-   * loss rate. Counting `p` too gives the same on long records, but on short ones a first
-   * outcome that is a loss would count no good state and give p = 0.
+   * The fitted chain. `r` is the counted fraction of exits from the bad state, with
+   * {@link R_PRIOR_EXITS} exits of an i.i.d. chain (r = 1 − loss) added: a few dozen losses give
+   * r to ±0.02, and near 1 that is the difference between 12 and 14 repairs per 64 packets, so
+   * the estimate leans to independent loss until the record says otherwise. Exits fade 4× slower
+   * than the loss rate: how bursty a path is changes slower than how lossy. `p` is then the one
+   * that makes the chain's long-run loss the measured loss rate. Counting `p` too gives the same
+   * on long records, but on short ones a first outcome that is a loss would count no good state
+   * and give p = 0.
    */
   model(): GilbertElliottModel {
     const lossRate = this.lossRate();
     const fromBad = this.badToGood + this.badToBad;
     if (lossRate >= 1) return { p: 1, r: fromBad > 0 ? this.badToGood / fromBad : 0 };
-    const r = fromBad > 0 ? this.badToGood / fromBad : 1;
+    const r = (this.badToGood + R_PRIOR_EXITS * (1 - lossRate)) / (fromBad + R_PRIOR_EXITS);
     return { p: Math.min(1, (r * lossRate) / (1 - lossRate)), r };
   }
 
@@ -260,41 +232,122 @@ export class LossEstimator {
 
   /**
    * The repair ratio for a policy, or undefined for no repair. A fixed `{k, m}` comes back
-   * unchanged and `'off'` as undefined. `'auto'` picks, among k of `groupSizes` and m / k ≤
-   * `maxOverhead`, the least ratio m / k whose residual loss as a block of k + m packets is at
-   * most `targetResidualLoss` (ties: the smaller k).
-   * When no (k, m) within the cap reaches the target, the one with the least residual loss is
-   * chosen if it at least halves the loss, else none: against loss in long runs (an outage)
-   * repair only adds load.
+   * unchanged and `'off'` as undefined. `'auto'` picks the least ratio m / 64 (m ≥ 1, m / 64 ≤
+   * `maxOverhead`) whose modelled fraction of packets delivered more than `horizonPackets` late
+   * ({@link lateFraction}) is at most `targetLateFraction`, reduced to lowest terms. When no
+   * ratio within the cap meets it, the cap is chosen if it leaves fewer late packets than half
+   * the packets lost, else none: against loss in long runs (an outage) repair only adds load.
+   *
+   * `boundPackets`, the protected packets sent in the encoder's time bound, tells the model that
+   * a repair goes at least that often whatever the ratio: on a slow stream the time bound, not
+   * the ratio, spaces the repairs (and sets their cost). When that is enough, the ratio returned
+   * is the time bound's, 1 per `boundPackets`.
    *
    * `'auto'` sends no repair while no loss was seen in the window (4 half-lives; this covers
-   * warm-up, as a young record without loss has none either), when the loss rate is under
-   * `lossFloor`, or when the loss rate already meets the target without repair. Losses are acted
-   * on from the first: the estimate is rough on a short record, but waiting for a better one
-   * would leave the first bursts unprotected.
+   * warm-up, as a young record without loss has none either) and when the loss rate is under
+   * `lossFloor`. Losses are acted on from the first: the estimate is rough on a short record,
+   * but waiting for a better one would leave the first bursts unprotected.
    */
-  choose(policy: FecPolicy): FecParams | undefined {
+  choose(
+    policy: FecPolicy,
+    horizonPackets = HORIZON_PACKETS_DEFAULT,
+    boundPackets = Infinity,
+  ): FecParams | undefined {
     if (policy === 'off') return undefined;
     if (policy !== 'auto') return policy;
     if (this.sinceLoss === Infinity && this.outcomes < this.priorOutcomes) return this.prior;
-    if (this.sinceLoss >= LOSS_FREE_HALF_LIVES * this.halfLifePackets) return undefined;
-    const loss = this.lossRate();
-    if (loss < this.lossFloor || loss <= this.targetResidualLoss) return undefined;
-    const model = this.model();
-    const candidates: { k: number; m: number; residual: number }[] = [];
-    for (const k of this.groupSizes) {
-      const mMax = Math.min(Math.floor(this.maxOverhead * k), 255 - k);
-      if (mMax < 1) continue;
-      const residuals = residualLossByParity(model, k, mMax);
-      for (let m = 1; m <= mMax; m++) candidates.push({ k, m, residual: residuals[m]! });
-    }
-    // The least repair that meets the target; ties go to the smaller k.
-    candidates.sort((a, b) => a.m / a.k - b.m / b.k || a.k - b.k);
-    const met = candidates.find((c) => c.residual <= this.targetResidualLoss);
-    if (met !== undefined) return { k: met.k, m: met.m };
-    let best: { k: number; m: number; residual: number } | undefined;
-    for (const c of candidates) if (best === undefined || c.residual < best.residual) best = c;
-    if (best === undefined || best.residual > loss / 2) return undefined;
-    return { k: best.k, m: best.m };
+    if (
+      this.sinceLoss >= LOSS_FREE_HALF_LIVES * this.halfLifePackets ||
+      this.lossRate() < this.lossFloor
+    )
+      return (this.current = undefined);
+    const bound =
+      boundPackets >= HORIZON_SLOTS_MAX ? Infinity : Math.max(1, quantizeHorizon(boundPackets));
+    this.current = chooseRatio(
+      this.model(),
+      quantizeHorizon(horizonPackets),
+      bound,
+      this.targetLateFraction,
+      Math.min(8 * RATIO_DENOMINATOR, Math.floor(this.maxOverhead * RATIO_DENOMINATOR)),
+      this.current,
+    );
+    if (this.current === undefined) return undefined;
+    // Below one repair per time bound, the time bound is what sends them: say so.
+    if (this.current * bound < RATIO_DENOMINATOR) return { k: bound, m: 1 };
+    const g = gcd(RATIO_DENOMINATOR, this.current);
+    return { k: RATIO_DENOMINATOR / g, m: this.current / g };
   }
+}
+
+/** Late fractions by quantized model, horizon, bound and m; bounded, oldest evicted first. */
+const lateCache = new Map<string, number>();
+/** Entries {@link lateCache} keeps at most. */
+export const LATE_CACHE_MAX = 4096;
+/** The loss rate is quantized to steps of this factor, `r` to 1/50: late fractions are cached by both. */
+const LOSS_STEP = 1.03;
+const R_STEPS = 50;
+/**
+ * `auto` keeps its ratio while the late fraction stays within this factor of the target, and
+ * lowers it as soon as a lower one meets the target: the estimate's noise (±0.3% of loss at 5%)
+ * would otherwise move the ratio up and down by a step for nothing.
+ */
+export const RAISE_MARGIN = 1.5;
+
+/**
+ * A horizon in whole packets within the model's bound; past 32, rounded to 16 steps per
+ * doubling (65 packets or 66 make no difference to the choice, and fewer keys cache better).
+ */
+function quantizeHorizon(packets: number): number {
+  const h = Math.max(0, Math.min(HORIZON_SLOTS_MAX, Math.round(packets)));
+  if (h <= 32) return h;
+  const unit = 2 ** (Math.floor(Math.log2(h)) - 4);
+  return Math.round(h / unit) * unit;
+}
+
+/**
+ * {@link LossEstimator.choose}'s search, on the model rounded to the cache's grid so that a
+ * cached value is exactly the one computed: the least m of `mMax` meeting the target, found by
+ * bisection (the late fraction falls as repair grows), or `current` if that is lower and within
+ * {@link RAISE_MARGIN} of the target. `bound`: packets per time bound, an integer ≥ 1 or
+ * Infinity. Returns m, or undefined for no repair.
+ */
+function chooseRatio(
+  model: GilbertElliottModel,
+  horizon: number,
+  bound: number,
+  target: number,
+  mMax: number,
+  current: number | undefined,
+): number | undefined {
+  const loss = stationaryLoss(model);
+  const lossStep = Math.round(Math.log(loss) / Math.log(LOSS_STEP));
+  const rStep = Math.max(1, Math.round(model.r * R_STEPS));
+  const q = Math.min(0.999, LOSS_STEP ** lossStep);
+  const r = rStep / R_STEPS;
+  const grid: GilbertElliottModel = { p: Math.min(1, (r * q) / (1 - q)), r };
+  const late = (m: number): number => {
+    // Ratios under one per `bound` packets are spaced by the time bound instead.
+    const spaced = m * bound < RATIO_DENOMINATOR;
+    const key = `${lossStep}/${rStep}/${horizon}/${spaced ? `b${bound}` : m}`;
+    let value = lateCache.get(key);
+    if (value === undefined) {
+      value = spaced
+        ? lateFraction(grid, bound, 1, horizon)
+        : lateFraction(grid, RATIO_DENOMINATOR, m, horizon);
+      if (lateCache.size >= LATE_CACHE_MAX) lateCache.delete(lateCache.keys().next().value!);
+      lateCache.set(key, value);
+    }
+    return value;
+  };
+  if (late(mMax) > target) return late(mMax) <= q / 2 ? mMax : undefined;
+  let lo = 1;
+  let hi = mMax;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (late(mid) <= target) hi = mid;
+    else lo = mid + 1;
+  }
+  if (current !== undefined && current < lo && late(current) <= RAISE_MARGIN * target)
+    return current;
+  return lo;
 }

@@ -18,6 +18,13 @@ import {
 
 /** Default time bound: a protected packet waits at most this long for a repair covering it. */
 export const FEC_GROUP_DELAY_MS_DEFAULT = 10;
+/**
+ * Default horizon of `auto`: the delay a loss may add to a low-latency stream. `auto` picks the
+ * least repair that keeps all but `targetLateFraction` of the protected packets within it.
+ */
+export const FEC_HORIZON_MS_DEFAULT = 15;
+/** Send times of protected packets kept per path to measure their rate. */
+export const SEND_TIMES_KEPT = 32;
 /** Each rebuilt packet number is reported in this many packets carrying an ACK of its path. */
 export const RECOVERED_REPORTS = 2;
 /** Rebuilt packet numbers waiting to be reported, per path, at most (oldest dropped first). */
@@ -29,6 +36,8 @@ export const RECOVERED_PER_FRAME_MAX = 1024;
 
 export interface SessionFecOptions {
   maxGroupDelayMs: number;
+  /** `auto`'s horizon in ms; turned into packets by each path's rate of protected packets. */
+  horizonMs: number;
   estimator: LossEstimatorOptions;
 }
 
@@ -63,6 +72,9 @@ interface PathFec {
   /** `auto`'s choice, and the outcome count it was made at. */
   auto: FecParams | undefined;
   autoAtSamples: number;
+  /** Send times of the last {@link SEND_TIMES_KEPT} protected packets, a ring. */
+  sendTimes: number[];
+  sendTimesNext: number;
 }
 
 /**
@@ -83,9 +95,13 @@ export class SessionFec {
   readonly totals: PathFecCounters = newCounters();
   private readonly paths = new Map<number, PathFec>();
   private readonly estimatorOptions: LossEstimatorOptions;
+  private readonly horizonMs: number;
+  private readonly maxGroupDelayMs: number;
 
   constructor(options: SessionFecOptions) {
     this.send = new FecWindowEncoder({ maxDelayMs: options.maxGroupDelayMs });
+    this.horizonMs = options.horizonMs;
+    this.maxGroupDelayMs = options.maxGroupDelayMs;
     this.estimatorOptions = options.estimator;
     // Fails early on bad options, not on the first packet of a path.
     new LossEstimator(options.estimator);
@@ -101,6 +117,8 @@ export class SessionFec {
         toReport: new Map(),
         auto: undefined,
         autoAtSamples: -Infinity,
+        sendTimes: [],
+        sendTimesNext: 0,
       };
       this.paths.set(pathId, p);
     }
@@ -118,10 +136,27 @@ export class SessionFec {
     if (setting !== 'auto') return p.estimator.choose(setting);
     const samples = p.estimator.samples;
     if (samples - p.autoAtSamples >= FEC_RECHOOSE_OUTCOMES) {
-      p.auto = p.estimator.choose('auto');
+      const rate = this.rate(p);
+      p.auto =
+        rate === undefined
+          ? p.estimator.choose('auto')
+          : p.estimator.choose('auto', rate * this.horizonMs, rate * this.maxGroupDelayMs);
       p.autoAtSamples = samples;
     }
     return p.auto;
+  }
+
+  /**
+   * The path's rate of protected packets per ms lately (over the last {@link SEND_TIMES_KEPT});
+   * undefined before it sent two, Infinity if they all went at once.
+   */
+  private rate(p: PathFec): number | undefined {
+    const n = p.sendTimes.length;
+    if (n < 2) return undefined;
+    const newest = p.sendTimes[(p.sendTimesNext + n - 1) % n]!;
+    const oldest = p.sendTimes[n === SEND_TIMES_KEPT ? p.sendTimesNext : 0]!;
+    const span = newest - oldest;
+    return span > 0 ? (n - 1) / span : Infinity;
   }
 
   /**
@@ -148,7 +183,11 @@ export class SessionFec {
     answerMs: number,
   ): number {
     this.send.add(now, pathId, packetNumber, bytes, params);
-    this.path(pathId).counters.fecProtectedPackets++;
+    const p = this.path(pathId);
+    if (p.sendTimes.length < SEND_TIMES_KEPT) p.sendTimes.push(now);
+    else p.sendTimes[p.sendTimesNext] = now;
+    p.sendTimesNext = (p.sendTimesNext + 1) % SEND_TIMES_KEPT;
+    p.counters.fecProtectedPackets++;
     this.totals.fecProtectedPackets++;
     return (this.send.deadline() ?? now) + answerMs;
   }
@@ -189,7 +228,7 @@ export class SessionFec {
       p.counters.fecPeerRecoveredPackets++;
       this.totals.fecPeerRecoveredPackets++;
     }
-    p.estimator.onOutcome(lost);
+    p.estimator.onOutcome(lost, packetNumber);
   }
 
   /** The peer's RECOVERED frame: remember the numbers until their ACK is processed. */
