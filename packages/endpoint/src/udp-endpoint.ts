@@ -263,6 +263,20 @@ export function generateSecretKey(random: Random = createSecureRandom()): Uint8A
   return key;
 }
 
+/**
+ * The sockets' `lookup`: every address this endpoint hands to a socket (bind, send) is an IP
+ * literal that `parseLocator` already checked, so it is its own answer. Node's default,
+ * `dns.lookup`, would test it with `isIP` again and answer on the next tick, so every datagram
+ * would leave one tick after `send` and cost a closure and a regular expression on the way.
+ */
+function literalLookup(
+  address: string,
+  _options: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  callback(null, address, address.includes(':') ? 6 : 4);
+}
+
 /** Opens an embedded endpoint: binds its sockets, then starts the loop. */
 export async function openEndpoint(options: UdpEndpointOptions = {}): Promise<UdpEndpoint> {
   const logger = options.logger ?? pino({ level: 'silent' });
@@ -495,9 +509,10 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
     const wanted = formatLocator(at.host, at.port, at.family);
     if (this.sockets.size >= SOCKETS_MAX)
       throw new LimitError(`cannot bind ${wanted}: ${SOCKETS_MAX} sockets already`);
-    const socket = dgram.createSocket(
-      at.family === 6 ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' },
-    );
+    const socket = dgram.createSocket({
+      ...(at.family === 6 ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' }),
+      lookup: literalLookup,
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
