@@ -9,7 +9,7 @@
 import { goodputBps } from '../test/dist/scripts/netns/delivery.js';
 import { createLab, labSupport, type LinkId } from '../test/dist/scripts/netns/lab.js';
 import { mptcpSupport } from '../test/dist/scripts/netns/programs.js';
-import { runTransfer } from '../test/dist/scripts/netns/transfer.js';
+import { LAB_DATAGRAM_BYTES, runTransfer } from '../test/dist/scripts/netns/transfer.js';
 import type { Benchmark, BenchRunResult, Measurement } from './types.js';
 
 const RATE_MBIT = 100;
@@ -49,6 +49,7 @@ export const aggregateNetns: Benchmark = {
       notes: [
         ...(mptcp.ok ? [] : [`MPTCP baseline not measured: ${mptcp.reason}`]),
         `Braid ${TWO_LINK_BYTES / 1e6} MB over both links and ${ONE_LINK_BYTES / 1e6} MB over link 1; MPTCP ${TWO_LINK_BYTES / 1e6} MB; goodput from the first byte read to the last`,
+        `Braid: embedded endpoints, ${LAB_DATAGRAM_BYTES}-byte datagrams (maxDatagramBytes; the links' MTU is 1500, MPTCP's segments are 1448 bytes)`,
         'MPTCP: bench/mptcp/mptcp-peer.py (python3, IPPROTO_MPTCP), b announces its link-2 address, a joins a second subflow; TCP congestion control is the kernel default',
       ],
     };
@@ -70,6 +71,7 @@ async function goodput(system: 'braid' | 'mptcp', bytes: number, links?: LinkId[
       system,
       bytes,
       ...(links ? { links } : {}),
+      ...(system === 'braid' ? { maxDatagramBytes: LAB_DATAGRAM_BYTES } : {}),
       timeoutMs: TRANSFER_TIMEOUT_MS,
     });
     if (r.received.bytes !== bytes || r.received.sha256 !== r.sent.sha256)

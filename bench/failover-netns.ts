@@ -19,7 +19,7 @@
 import { failoverFigures } from '../test/dist/scripts/netns/delivery.js';
 import { createLab, labSupport, type Lab } from '../test/dist/scripts/netns/lab.js';
 import { mptcpSupport } from '../test/dist/scripts/netns/programs.js';
-import { runTransfer } from '../test/dist/scripts/netns/transfer.js';
+import { LAB_DATAGRAM_BYTES, runTransfer } from '../test/dist/scripts/netns/transfer.js';
 import type { Benchmark, BenchRunResult, Measurement } from './types.js';
 
 const RATE_MBIT = 100;
@@ -78,6 +78,7 @@ export const failoverNetns: Benchmark = {
       notes: [
         ...(mptcp.ok ? [] : [`MPTCP baseline not measured: ${mptcp.reason}`]),
         `${TRANSFER_BYTES / 1e6} MB a → b, link 1 cut ${CUT_AFTER_MS} ms after b read its first MiB; fresh lab per transfer; active/backup on both systems`,
+        `Braid: embedded endpoints, ${LAB_DATAGRAM_BYTES}-byte datagrams (maxDatagramBytes; the links' MTU is 1500, MPTCP's segments are 1448 bytes)`,
         'stall: longest gap between deliveries after the cut, 10 ms buckets (10 ms = none); half rate: cut → end of the first 50 ms window with half the goodput of the second before the cut (absent if never)',
         'MPTCP: bench/mptcp/mptcp-peer.py (python3, IPPROTO_MPTCP), kernel path manager, link-2 subflow `backup`; its TCP congestion control is the kernel default (sysctl net.ipv4.tcp_congestion_control)',
       ],
@@ -96,6 +97,7 @@ async function measure(system: SystemName, fault: FaultName) {
       system,
       bytes: TRANSFER_BYTES,
       scheduler: 'active-backup',
+      maxDatagramBytes: LAB_DATAGRAM_BYTES,
       timeoutMs: TRANSFER_TIMEOUT_MS,
       fault: { afterMs: CUT_AFTER_MS, apply: () => FAULTS[fault](lab) },
     });

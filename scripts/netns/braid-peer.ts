@@ -10,7 +10,8 @@
  *       --locators 198.51.100.2:4433,203.0.113.2:4433 --bytes 33554432
  *     opens a session and the stream, writes the bytes, waits for the receiver's answer
  *
- * Options of both: --scheduler aggregate|active-backup, --crypto auto|libsodium|sodium-native;
+ * Options of both: --scheduler aggregate|active-backup, --crypto auto|libsodium|sodium-native,
+ * --max-datagram-bytes N (the endpoint's `maxDatagramBytes`, default the protocol's 1200);
  * or --daemon SOCKET to go through the braidd listening there (`@braid/sdk` `connect`) instead
  * of an endpoint of its own: the daemon then binds, schedules and holds the identity.
  * The content is the MPTCP baseline's: 64 KiB chunks of one random block, each stamped with its
@@ -62,6 +63,7 @@ const { positionals, values } = parseArgs({
     bytes: { type: 'string' },
     scheduler: { type: 'string', default: 'aggregate' },
     crypto: { type: 'string', default: 'auto' },
+    'max-datagram-bytes': { type: 'string' },
     daemon: { type: 'string' },
   },
 });
@@ -94,7 +96,16 @@ function endpointOptions(): UdpEndpointOptions {
   if (!['auto', 'libsodium', 'sodium-native'].includes(crypto))
     fail('ERR_PEER_ARGUMENT', `--crypto must be auto, libsodium or sodium-native`);
   const bind = list(values.bind);
-  return { ...(bind.length > 0 ? { bind } : {}), scheduler, crypto };
+  const datagram = values['max-datagram-bytes'];
+  const maxDatagramBytes = datagram === undefined ? undefined : Number(datagram);
+  if (maxDatagramBytes !== undefined && !Number.isSafeInteger(maxDatagramBytes))
+    fail('ERR_PEER_ARGUMENT', `--max-datagram-bytes must be an integer`);
+  return {
+    ...(bind.length > 0 ? { bind } : {}),
+    ...(maxDatagramBytes !== undefined ? { maxDatagramBytes } : {}),
+    scheduler,
+    crypto,
+  };
 }
 
 /** Path changes and failovers of a session, as `event` lines. */

@@ -1606,10 +1606,15 @@ export class Session {
   /**
    * A suspect path was acknowledged again: a false alarm (a burst of loss, a delayed ACK). The
    * threshold doubles, so a lossy path is not suspected, and its data duplicated, every PTO.
+   * Not when another path fell silent with it: that was the peer pausing, and a doubled
+   * threshold would only delay the detection of a real failure of this path later.
    */
   private pathUp(now: number, path: Path): void {
-    path.suspectFactor = Math.min(path.suspectFactor * 2, SUSPECT_FACTOR_MAX);
-    path.lastFalseAlarmMs = now;
+    if (!path.sharedSilence) {
+      path.suspectFactor = Math.min(path.suspectFactor * 2, SUSPECT_FACTOR_MAX);
+      path.lastFalseAlarmMs = now;
+    }
+    path.sharedSilence = false;
     path.status = path.standby ? 'standby' : 'active';
     path.reason = '';
     path.sinceMs = now;
@@ -1630,6 +1635,12 @@ export class Session {
     path.reason = reason;
     path.sinceMs = now;
     path.counters.suspected++;
+    path.sharedSilence = false;
+    for (const other of this.paths.values())
+      if (other !== path && other.status === 'suspect') {
+        other.sharedSilence = true;
+        path.sharedSilence = true;
+      }
     path.pingPending = true;
     path.nextProbeMs = now + this.suspectProbeMs(path);
     this.pathEvent(path, 'suspect', reason);

@@ -39,23 +39,43 @@ t.test(
   'a burst of up to the capacity goes at once, then packets are spaced at the rate',
   async (t) => {
     const pacer = new Pacer(MDS);
-    const rate = 10_000; // bytes per ms: 2 ms of it is 20 000 bytes, clamped to 10 packets
+    const rate = 6_000; // bytes per ms: 2 ms of it is 12 000 bytes, 10 packets
     for (let i = 0; i < 10; i++) {
       t.equal(pacer.delayUntil(0, MDS, rate, WINDOW), undefined, `burst packet ${i + 1}`);
       pacer.onSent(0, MDS);
     }
     t.equal(pacer.capacity, 10 * MDS);
-    t.equal(pacer.delayUntil(0, MDS, rate, WINDOW), 0.12, 'the 11th waits 1200 / 10 000 ms');
-    t.equal(
-      pacer.delayUntil(0.06, MDS, rate, WINDOW),
-      0.12,
-      'asking again earlier changes nothing',
-    );
-    sameTimes(t, pacedSendTimes(pacer, 0.06, 5, rate), [0.12, 0.24, 0.36, 0.48, 0.6], 'paced');
+    t.equal(pacer.delayUntil(0, MDS, rate, WINDOW), 0.2, 'the 11th waits 1200 / 6 000 ms');
+    t.equal(pacer.delayUntil(0.1, MDS, rate, WINDOW), 0.2, 'asking again earlier changes nothing');
+    sameTimes(t, pacedSendTimes(pacer, 0.1, 5, rate), [0.2, 0.4, 0.6, 0.8, 1], 'paced');
     t.equal(pacer.delayUntil(100, MDS, rate, WINDOW), undefined, 'an idle bucket refills');
     t.equal(pacer.tokens, 10 * MDS, 'up to its capacity only');
   },
 );
+
+t.test('a driver whose timer ticks every 1.2 ms keeps a 100 Mbit/s path at its rate', async (t) => {
+  // The endpoint runtime cannot wait less than 1 ms (setTimeout), and its timers fire late: it
+  // wakes when the pacer says or 1.2 ms after its last wake, whichever is later, and sends all
+  // the pacer allows. The bucket must hold a tick's worth of tokens, or they overflow and the
+  // path runs below its rate (with 10-packet buckets: 12 000 bytes a tick, 64 % of the rate).
+  const rate = 15_625; // bytes per ms: 100 Mbit/s at the pacing gain of 1.25
+  const tickMs = 1.2;
+  const pacer = new Pacer(MDS);
+  let now = 0;
+  let sentBytes = 0;
+  for (let wake = 0; wake < 1000 && now < 120; wake++) {
+    let at = pacer.delayUntil(now, MDS, rate, WINDOW);
+    for (let burst = 0; at === undefined && burst < 1000; burst++) {
+      pacer.onSent(now, MDS);
+      if (now >= 20) sentBytes += MDS; // after the first bucket's burst
+      at = pacer.delayUntil(now, MDS, rate, WINDOW);
+    }
+    now = Math.max(at ?? now, now + tickMs);
+  }
+  const elapsed = now - 20;
+  t.ok(sentBytes >= 0.97 * rate * elapsed, `${sentBytes} bytes in ${elapsed} ms at ${rate} B/ms`);
+  t.ok(sentBytes <= rate * elapsed + pacer.capacity, 'and no more than the rate allows');
+});
 
 t.test('fractional milliseconds: 10 Mbit/s is one packet per 0.96 ms', async (t) => {
   const pacer = new Pacer(MDS);
@@ -65,10 +85,13 @@ t.test('fractional milliseconds: 10 Mbit/s is one packet per 0.96 ms', async (t)
   sameTimes(t, times, [3.5, 3.5, 4.38, 5.34, 6.3, 7.26], 'send times');
 });
 
-t.test('bucket size: 2 ms of the rate, 2 to 10 packets, at most the window', async (t) => {
+t.test('bucket size: 2 ms of the rate, 2 to 64 packets, at most the window', async (t) => {
   t.equal(burstCapacityBytes(1, WINDOW, MDS), 2 * MDS, 'a slow path still sends pairs');
   t.equal(burstCapacityBytes(3000, WINDOW, MDS), 6000, '2 ms of the rate');
-  t.equal(burstCapacityBytes(1e9, WINDOW, MDS), 10 * MDS, 'the initial window at most');
+  // 100 Mbit/s paced at 1.25: 15 625 bytes per ms. 10 packets would be 0.77 ms of it, less
+  // than one tick of a 1 ms timer; the bucket holds the 2 ms.
+  t.equal(burstCapacityBytes(15_625, WINDOW, MDS), 31_250, '2 ms of 125 Mbit/s');
+  t.equal(burstCapacityBytes(1e9, WINDOW, MDS), 64 * MDS, 'at most 64 packets');
   t.equal(burstCapacityBytes(1e9, 5000, MDS), 5000, 'never more than the window');
   t.equal(burstCapacityBytes(1e9, 100, MDS), MDS, 'never less than one packet');
   t.equal(burstCapacityBytes(Number.NaN, Number.NaN, MDS), 2 * MDS, 'nonsense rate and window');

@@ -56,7 +56,7 @@ export function senderEventsOn(lab: Lab, r: TransferResult, link: LinkId): PeerM
 export async function faultedTransfer(
   t: Test,
   fault: (lab: Lab) => Promise<unknown>,
-  options: { lab?: LabOptions; via?: 'daemon' | 'embedded' } = {},
+  options: { lab?: LabOptions; via?: 'daemon' | 'embedded'; maxDatagramBytes?: number } = {},
 ): Promise<{ lab: Lab; r: TransferResult }> {
   const lab = await createLab({ rateMbit: 100, ...options.lab });
   t.teardown(() => lab.close());
@@ -64,6 +64,7 @@ export async function faultedTransfer(
     lab,
     system: 'braid',
     via: options.via ?? 'daemon',
+    ...(options.maxDatagramBytes !== undefined && { maxDatagramBytes: options.maxDatagramBytes }),
     bytes: TRANSFER_BYTES,
     timeoutMs: TRANSFER_TIMEOUT_MS,
     fault: { atBytes: FAULT_AT_BYTES, apply: () => fault(lab) },

@@ -126,6 +126,12 @@ export class Path {
    */
   suspectFactor = 1;
   lastFalseAlarmMs = -Infinity;
+  /**
+   * Another path was suspect at the same time as this one: the silence was the peer's (its
+   * process stalled, or everything between the hosts paused), not this path's, so coming back
+   * from it is no false alarm of this path's and does not raise its threshold.
+   */
+  sharedSilence = false;
   /** Why it is suspect or down, for events and stats. */
   reason = '';
   readonly counters: PathCounters = {

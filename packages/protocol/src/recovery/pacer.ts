@@ -22,17 +22,25 @@ export const SLOW_START_PACING_GAIN = 2;
  */
 export const MIN_PACING_RTT_MS = 0.001;
 /**
- * The bucket holds what the rate delivers in this interval (quinn-proto's `BURST_INTERVAL`).
- * 2 ms lets a driver whose timers have 1 ms resolution keep up with the rate.
+ * The bucket holds what the rate delivers in this interval (quinn-proto's `BURST_INTERVAL`;
+ * quic-go's `MinPacingDelay + TimerGranularity`). A runtime's timers fire 1 ms apart at best
+ * (Node's `setTimeout`), so the bucket must hold more than 1 ms of the rate: a bucket that
+ * fills before the timer fires wastes the tokens it cannot hold, and the path then runs below
+ * its pacing rate however often the timer is armed.
  */
 export const BURST_INTERVAL_MS = 2;
 /** Smallest bucket, in packets: slow paths still send pairs, which suits ACK-every-two receivers. */
 export const MIN_BURST_PACKETS = 2;
+/** A new path's bucket: the initial window (10 packets, RFC 9002 §7.2), at once (§7.7). */
+export const INITIAL_BURST_PACKETS = 10;
 /**
- * Largest bucket, in packets: RFC 9002 §7.7 says bursts SHOULD be limited to the initial window
- * (10 packets, §7.2). quinn-proto allows 256 for GSO; Braid does not batch sends yet.
+ * Largest bucket, in packets: 2 ms at about 300 Mbit/s with 1200-byte packets. RFC 9002 §7.7
+ * lets a sender burst beyond the initial window when the path absorbs it; like quinn-proto
+ * (up to 256 packets) and quic-go (2 ms of the rate, no ceiling), Braid sizes the burst by
+ * time, so that at 100 Mbit/s a 1 ms timer still keeps the path at its rate (10 packets is
+ * under 1 ms there). The bound only keeps one burst from outgrowing a shallow queue on a fast path.
  */
-export const MAX_BURST_PACKETS = 10;
+export const MAX_BURST_PACKETS = 64;
 /**
  * Longest a packet waits on the pacer after the previous send. Below the rate this implies
  * (12 kB/s for 1200-byte packets) pacing smooths nothing that the congestion window does not
@@ -103,7 +111,7 @@ export class Pacer {
         `maxDatagramBytes must be a positive integer, got ${maxDatagramBytes}`,
       );
     // A new path may send an initial window's burst at once (RFC 9002 §7.7).
-    this.capacityBytes = MAX_BURST_PACKETS * maxDatagramBytes;
+    this.capacityBytes = INITIAL_BURST_PACKETS * maxDatagramBytes;
     this.tokensBytes = this.capacityBytes;
   }
 
