@@ -229,6 +229,11 @@ export class EmbeddedStream extends Duplex implements BraidStream {
     try {
       taken = this.host.write(this.streamId, pending.data);
     } catch (err) {
+      // The protocol reset our sending half for the peer's STOP_SENDING (and maybe took its
+      // RESET_STREAM) in this same turn, and its events, which carry the peer's code, are not
+      // dispatched yet: the write waits for them, and `onReset` / `onStopped` fail it with that
+      // code rather than with a bare "stream was reset". (Our own resets destroy us first.)
+      if ((err as { code?: string }).code === 'ERR_BRAID_STREAM_STATE' && !this.sendDone) return;
       this.pendingWrite = undefined;
       pending.callback(err as Error);
       return;
