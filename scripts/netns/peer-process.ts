@@ -93,6 +93,19 @@ export class PeerProcess {
     );
   }
 
+  /**
+   * Resolves once `count` events have come (counting those dropped past the bound). A peer's
+   * events travel on its stdout, which may be read after another process saw the effect of what
+   * it reported: wait for them rather than reading `events` at once.
+   */
+  eventsAtLeast(count: number, timeoutMs: number): Promise<readonly PeerMessage[]> {
+    return this.until(
+      () => (this.events.length + this.eventsDropped >= count ? this.events : undefined),
+      timeoutMs,
+      `${count} events`,
+    );
+  }
+
   get hasExited(): boolean {
     return this.exited;
   }

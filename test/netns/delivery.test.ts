@@ -123,6 +123,10 @@ t.test('PeerProcess: ready, progress, events, done', async (t) => {
   await peer.progressAtLeast(10, 1_000);
   t.same(seen, [10]);
   t.same(peer.events, [{ type: 'event', event: 'path' }], 'a line split across chunks');
+  const two = peer.eventsAtLeast(2, 1_000);
+  stdout.write('{"type":"event","event":"again"}\n');
+  t.same((await two).length, 2, 'waits for the second event');
+  await t.rejects(peer.eventsAtLeast(3, 10), /no 3 events within 10 ms/, 'or times out');
   stdout.write('{"type":"done","bytes":10}\n');
   t.same(await peer.done(1_000), { type: 'done', bytes: 10 });
   child.emit('exit', 0, null);
