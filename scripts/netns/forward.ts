@@ -225,8 +225,8 @@ export async function startForwarding(spec: ForwardingSpec): Promise<Forwarding>
   const scheduler = spec.scheduler ?? 'active-backup';
   const bindB = links.map((l) => `${l.b}:${FORWARD_BRAID_PORT}`);
   const bindA = links.map((l) => `${l.a}:0`);
-  const socketB = await startBraidd(lab, 'b', bindB, 'open', scheduler);
-  const socketA = await startBraidd(lab, 'a', bindA, 'configured', scheduler);
+  const socketB = (await startBraidd(lab, 'b', bindB, 'open', scheduler)).socketPath;
+  const socketA = (await startBraidd(lab, 'a', bindA, 'configured', scheduler)).socketPath;
   const expose = startBraidCommand(
     lab,
     'b',
@@ -260,38 +260,56 @@ export async function startForwarding(spec: ForwardingSpec): Promise<Forwarding>
   };
 }
 
+/** braidd running in a lab host: its control socket and the process. */
+export interface LabDaemon {
+  readonly socketPath: string;
+  readonly program: LabProgram;
+  /** What it printed and how it exited, if it printed or exited; '' otherwise. */
+  describe(): string;
+}
+
 /**
- * Starts braidd in `host` with a config of its own in the lab's work directory and resolves with
- * its control socket once it answers there.
+ * Starts braidd in `host` with a config of its own in the lab's work directory (the given UDP
+ * locators, its identity and control socket there, warnings only in the log) and resolves once
+ * it answers on its control socket.
  */
-async function startBraidd(
+export async function startBraidd(
   lab: Lab,
   host: HostName,
   bind: readonly string[],
   allow: 'open' | 'configured',
   scheduler: 'aggregate' | 'active-backup',
-): Promise<string> {
+): Promise<LabDaemon> {
   const { socketPath, program } = await braiddConfig(
-    join(lab.workDir(), `forward-braidd-${host}`),
+    join(lab.workDir(), `braidd-${host}`),
     bind,
     allow,
     scheduler,
   );
-  const daemon = startProgram(lab, host, program.command, program.args, `braidd (${host})`);
+  const daemon = startProgram(lab, host, program.command, program.args, `braidd in ${host}`);
+  const describe = (): string => {
+    const { exitCode, signalCode } = daemon.child;
+    const exit =
+      exitCode !== null || signalCode !== null
+        ? ` exited (${signalCode ?? `code ${exitCode}`})`
+        : '';
+    const text = daemon.output().trim();
+    return exit || text ? `${daemon.label}${exit}${text ? `: ${text.slice(-2_000)}` : ''}` : '';
+  };
   const deadline = performance.now() + READY_TIMEOUT_MS;
   for (;;) {
     try {
       const client = await connect({ socketPath });
       await client.close();
-      return socketPath;
+      return { socketPath, program: daemon, describe };
     } catch (err) {
       if ((err as { code?: string }).code !== 'ERR_BRAID_DAEMON_NOT_RUNNING') throw err;
     }
     if (daemon.child.exitCode !== null || daemon.child.signalCode !== null)
-      throw new LabPeerError(`braidd in ${host} exited: ${daemon.output().slice(-2_000)}`);
+      throw new LabPeerError(describe());
     if (performance.now() > deadline)
       throw new LabPeerError(
-        `braidd in ${host} did not answer within ${READY_TIMEOUT_MS} ms: ${daemon.output().slice(-2_000)}`,
+        `${describe() || daemon.label}: no answer within ${READY_TIMEOUT_MS} ms`,
       );
     await sleep(POLL_MS);
   }

@@ -4,13 +4,12 @@
  * optional fault applied mid-transfer, when the receiver has reported a number of bytes or a
  * fixed time after its first mebibyte. The tests and the netns benchmarks share it.
  */
-import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import type { HostName, Lab, LinkId } from './lab.js';
+import type { Lab, LinkId } from './lab.js';
 import { LabPeerError } from './errors.js';
 import type { PeerMessage, PeerProcess } from './peer-process.js';
-import { braiddConfig, labScript, mptcpPeer, startPeer } from './programs.js';
+import { labScript, mptcpPeer, startPeer } from './programs.js';
 import { toTimeline, type Timeline } from './delivery.js';
+import { startBraidd, type LabDaemon } from './forward.js';
 
 export const BRAID_PORT = 4433;
 export const MPTCP_PORT = 5201;
@@ -72,7 +71,7 @@ export async function runTransfer(spec: TransferSpec): Promise<TransferResult> {
   const links = (spec.links ?? [1, 2]).map((id) => lab.link(id));
   let receiver: PeerProcess;
   let sender: PeerProcess;
-  const daemons: DaemonProcess[] = [];
+  const daemons: LabDaemon[] = [];
   if (spec.system === 'braid') {
     const peerOptions = [
       '--scheduler',
@@ -194,53 +193,5 @@ export async function runTransfer(spec: TransferSpec): Promise<TransferResult> {
     receiver: received,
     senderEvents: sender.events,
     receiverEvents: receiver.events,
-  };
-}
-
-/** braidd's output kept for error messages. */
-const DAEMON_OUTPUT_BYTES_MAX = 8 << 10;
-
-interface DaemonProcess {
-  readonly socketPath: string;
-  readonly child: ChildProcess;
-  /** What it printed and how it exited, if it printed or exited; '' otherwise. */
-  describe(): string;
-}
-
-/**
- * Starts braidd in `host` with a config of its own in the lab's work directory: the given UDP
- * locators, its identity and control socket in that directory, warnings only in the log.
- */
-async function startBraidd(
-  lab: Lab,
-  host: HostName,
-  bind: readonly string[],
-  allow: 'open' | 'configured',
-  scheduler: 'aggregate' | 'active-backup',
-): Promise<DaemonProcess> {
-  const { socketPath, program } = await braiddConfig(
-    join(lab.workDir(), `braidd-${host}`),
-    bind,
-    allow,
-    scheduler,
-  );
-  const child = lab.spawn(host, program.command, program.args);
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-DAEMON_OUTPUT_BYTES_MAX);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return {
-    socketPath,
-    child,
-    describe: () => {
-      const exit =
-        child.exitCode !== null || child.signalCode !== null
-          ? ` exited (${child.signalCode ?? `code ${child.exitCode}`})`
-          : '';
-      const text = output.trim();
-      return exit || text ? `braidd in ${host}${exit}${text ? `: ${text.slice(-2_000)}` : ''}` : '';
-    },
   };
 }
