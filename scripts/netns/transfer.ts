@@ -11,6 +11,9 @@ import { labScript, mptcpPeer, startPeer } from './programs.js';
 import { toTimeline, type Timeline } from './delivery.js';
 import { startBraidd, type LabDaemon } from './forward.js';
 
+/** Events of each peer a failed transfer's error quotes, the latest. */
+const TRANSFER_EVENTS_REPORTED = 12;
+
 export const BRAID_PORT = 4433;
 export const MPTCP_PORT = 5201;
 /**
@@ -174,8 +177,13 @@ export async function runTransfer(spec: TransferSpec): Promise<TransferResult> {
       receiver.done(spec.timeoutMs),
     ]);
   } catch (err) {
-    // A daemon that failed is the likelier story: say what it printed.
+    // A daemon that failed is the likelier story: say what it printed. Then the peers' last
+    // path events (a stall after a fault is told by what the paths did).
     const notes = daemons.map((d) => d.describe()).filter((n) => n.length > 0);
+    for (const peer of [sender, receiver]) {
+      const recent = peer.events.slice(-TRANSFER_EVENTS_REPORTED);
+      if (recent.length > 0) notes.push(`${peer.label}'s last events: ${JSON.stringify(recent)}`);
+    }
     if (notes.length === 0) throw err;
     throw new LabPeerError(`${(err as Error).message}; ${notes.join('; ')}`, { cause: err });
   }
