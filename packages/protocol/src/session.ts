@@ -1629,8 +1629,7 @@ export class Session {
    */
   private suspect(now: number, path: Path, reason: string): void {
     if (!path.carriesData) return;
-    // Under `aggregate` every path carries data; under `active-backup`, only the current one.
-    const carrying = hasStreamDataInFlight(path);
+    const carrying = this.carriesStream(now, path);
     path.status = 'suspect';
     path.reason = reason;
     path.sinceMs = now;
@@ -1658,13 +1657,11 @@ export class Session {
    */
   private pathDown(now: number, path: Path, reason: string): void {
     if (path.status === 'down') return;
-    // Data moves off it if some is in flight, or if it was carrying the stream just now: a paced
-    // or app-limited sender on a short path may have nothing unacknowledged at this instant.
     const carrying =
-      (path.carriesData || path.status === 'suspect') &&
-      (hasStreamDataInFlight(path) ||
-        now - path.lastStreamSentMs <= path.recovery.ptoMs(this.peerMaxAckDelayMs));
-    const wasSuspect = path.status === 'suspect';
+      (path.carriesData || path.status === 'suspect') && this.carriesStream(now, path);
+    // A suspicion moved the data already (and reported it), unless data came back to the path
+    // since, as it does to a lone suspect path.
+    const moved = path.status === 'suspect' && this.currentPath !== path;
     path.status = 'down';
     path.reason = reason;
     path.sinceMs = now;
@@ -1678,7 +1675,7 @@ export class Session {
     this.pathEvent(path, 'down', reason);
     if (this.currentPath === path) this.currentPath = undefined;
     const alternative = this.failoverTarget(path);
-    if (carrying && !wasSuspect && alternative) this.failover(now, path, alternative, reason);
+    if (carrying && !moved && alternative) this.failover(now, path, alternative, reason);
     this.checkSuspend(now);
   }
 
@@ -1689,6 +1686,22 @@ export class Session {
       // Once is enough: a later loss or ACK of this packet must not requeue them again.
       p.frames.length = 0;
     }
+  }
+
+  /**
+   * Whether the stream is on `path`, so that moving off it is a failover: it is the path data
+   * went on last (under `active-backup`, the one data keeps to: a request/response application
+   * between two requests has nothing in flight, and its next request must not silently take
+   * another path), stream data is in flight on it, or went on it within a probe timeout (a paced
+   * or app-limited sender on a short path). Suspicion and down use this one test, so data never
+   * leaves the path it was on without a failover reported.
+   */
+  private carriesStream(now: number, path: Path): boolean {
+    return (
+      this.currentPath === path ||
+      hasStreamDataInFlight(path) ||
+      now - path.lastStreamSentMs <= path.recovery.ptoMs(this.peerMaxAckDelayMs)
+    );
   }
 
   private failover(now: number, from: Path, to: Path, reason: string): void {

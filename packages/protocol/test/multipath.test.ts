@@ -176,6 +176,39 @@ t.test('administrative down moves the data at once (failover event), byte-exact'
   );
 });
 
+t.test(
+  'active-backup: the path an idle request/response client keeps to is taken down: failover reported',
+  async (t) => {
+    // Between two requests nothing is in flight and nothing went out for many PTOs: the path
+    // is still the one data keeps to, so its next request moving elsewhere is a failover.
+    const { p, a, b } = await twoPaths(409, { scheduler: 'active-backup' });
+    const sid = p.a.openStream(p.now, a);
+    const request = payload(16 * KIB, 7);
+    p.a.streamWrite(p.now, a, sid, request);
+    const rb = new Reader(p, 'b', b);
+    runDelayed(p, p.now + 2_000, { delayMs: 10, afterDeliver: () => rb.drain() });
+    t.ok(bytesEqual(rb.data(sid), request), 'the first request arrived');
+    const carrying = p.a.paths(a).filter((path) => path.streamBytesSent > 0);
+    t.equal(carrying.length, 1, 'one path carried it (active-backup)');
+    const id = carrying[0]!.id;
+    t.same(eventsOf(p, 'a', 'failover'), [], 'no failover yet');
+    p.a.setPathDown(p.now, a, id, true);
+    const second = payload(16 * KIB, 8);
+    p.a.streamWrite(p.now, a, sid, second);
+    const before = p.a.paths(a)[1 - id]!.streamBytesSent;
+    runDelayed(p, p.now + 2_000, {
+      delayMs: 10,
+      afterDeliver: () => rb.drain(),
+      drop: (tr) => (id === 1 ? onLink2(tr) : !onLink2(tr)),
+    });
+    t.ok(bytesEqual(rb.data(sid).subarray(request.length), second), 'the next request arrived');
+    t.ok(p.a.paths(a)[1 - id]!.streamBytesSent >= before + second.length, 'on the other path');
+    t.match(eventsOf(p, 'a', 'failover'), [
+      { from: id, to: 1 - id, reason: 'taken down administratively' },
+    ]);
+  },
+);
+
 t.test('a lost local address takes its paths down without waiting for timers', async (t) => {
   const { p, a } = await twoPaths(404);
   const before = p.now;
