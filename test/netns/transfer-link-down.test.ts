@@ -39,5 +39,17 @@ for (const via of ['daemon', 'embedded'] as const)
         senderPathsOn(lab, r, 2).some((p) => p.status === 'active'),
         'the link-2 path is active',
       );
+      // Sends from a's link-2 address to b's link-1 address fail too (ENETUNREACH: no route
+      // once link 1 is down). That takes down that one cross path, never the address: CI saw
+      // the whole link-2 address removed this way, and the session suspended for good.
+      const link2 = senderEventsOn(lab, r, 2).map((e) => `${e.change}: ${e.reason}`);
+      t.notOk(
+        link2.some((c) => c.endsWith('local address gone')),
+        `a's link-2 address stayed (${link2.join('; ')})`,
+      );
+      t.notOk(
+        r.senderEvents.some((e) => e.event === 'suspended' && Number(e.atMs) >= r.faultAtMs!),
+        'the sender was never suspended',
+      );
     },
   );

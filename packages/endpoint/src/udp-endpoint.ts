@@ -17,8 +17,11 @@
  *   instead cost a core's worth of idle turns on a 100 Mbit/s path.
  *
  * Addresses: the sockets' locators are the protocol's local addresses. A send error that says
- * the address is unusable (ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL, ENETDOWN) removes it at
- * once (`removeLocalAddress`: its paths go down and their data moves); `os.networkInterfaces()`
+ * the address is unusable (EADDRNOTAVAIL) removes it at once (`removeLocalAddress`: its paths go
+ * down and their data moves). One that says there is no route to the destination (ENETUNREACH,
+ * EHOSTUNREACH, ENETDOWN) takes down the path on that pair only (`pathUnreachable`): with two
+ * links, the first one's failure makes the second address's cross path to the peer's first
+ * address unroutable, and that says nothing about the second address. `os.networkInterfaces()`
  * is polled every `addressPollMs` to see addresses disappear and (re)appear.
  */
 import dgram from 'node:dgram';
@@ -98,10 +101,14 @@ export const SPIN_TURNS_MAX = 1000;
 /** Wait for sends handed to the kernel to complete when closing, at most. */
 export const CLOSE_SEND_WAIT_MS = 100;
 /** Send errors meaning "this local address cannot be used right now". */
-export const ADDRESS_GONE_ERRORS: ReadonlySet<string> = new Set([
+export const ADDRESS_GONE_ERRORS: ReadonlySet<string> = new Set(['EADDRNOTAVAIL']);
+/**
+ * Send errors meaning "no route from this address to that destination": the path on that pair
+ * goes down, not the address (its paths to other destinations may work).
+ */
+export const NO_ROUTE_ERRORS: ReadonlySet<string> = new Set([
   'ENETUNREACH',
   'EHOSTUNREACH',
-  'EADDRNOTAVAIL',
   'ENETDOWN',
 ]);
 
@@ -735,8 +742,29 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
 
   private onSendError(sock: BoundSocket, err: NodeJS.ErrnoException): void {
     sock.stats.sendErrors++;
-    if (err.code && ADDRESS_GONE_ERRORS.has(err.code)) {
-      this.addressGone(sock, `send failed: ${err.code}`);
+    const code = err.code ?? '';
+    // dgram's send errors say where the datagram was going (`address`, `port`).
+    const to = err as { address?: unknown; port?: unknown };
+    if (
+      NO_ROUTE_ERRORS.has(code) &&
+      typeof to.address === 'string' &&
+      typeof to.port === 'number'
+    ) {
+      const remote = formatLocator(to.address, to.port, to.address.includes(':') ? 6 : 4);
+      this.logger.debug({ locator: sock.locator, remote, code }, 'no route');
+      this.guard('pathUnreachable', () =>
+        this.core.pathUnreachable(
+          this.now(),
+          { local: sock.locator, remote },
+          `send failed: ${code}`,
+        ),
+      );
+      this.kick();
+      return;
+    }
+    // A route error that does not say where to: the address is all that is known.
+    if (ADDRESS_GONE_ERRORS.has(code) || NO_ROUTE_ERRORS.has(code)) {
+      this.addressGone(sock, `send failed: ${code}`);
       return;
     }
     this.counters.sendErrors++;
@@ -745,8 +773,9 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
   }
 
   /**
-   * What a socket send error meaning "address gone" does (ENETUNREACH and friends); also the
-   * hook for tests and for runtimes that learn of it otherwise. Unknown locators are ignored.
+   * What a socket's send error does (EADDRNOTAVAIL: the address is gone; ENETUNREACH and
+   * friends with the error's `address` and `port`: the path to there goes down); also the hook
+   * for tests and for runtimes that learn of it otherwise. Unknown locators are ignored.
    */
   handleSendError(locator: string, error: NodeJS.ErrnoException): void {
     const sock = this.sockets.get(locator);

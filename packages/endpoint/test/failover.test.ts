@@ -1,6 +1,6 @@
-// Failover on real sockets: the path carrying data is taken down by hand, or its local address
-// goes away (a send error such as ENETUNREACH), in the middle of a transfer; the data moves to
-// the other path and arrives byte-exact.
+// Failover on real sockets: the path carrying data is taken down by hand, its local address
+// goes away (a send error: EADDRNOTAVAIL), or its destination becomes unroutable (ENETUNREACH),
+// in the middle of a transfer; the data moves to another path and arrives byte-exact.
 import t, { type Test } from 'tap';
 import type { BraidSession, BraidStream, UdpEndpoint } from '@braid/endpoint';
 import { content, pair, readAll, sameHostPaths, sha256, writeAll } from './support/endpoints.js';
@@ -98,8 +98,8 @@ t.test(
         gone = busy.local;
         a.on('address', (e) => addressEvents.push(e));
         // What the socket's send callback does with this error.
-        const error = Object.assign(new Error(`send ENETUNREACH ${busy.remote}`), {
-          code: 'ENETUNREACH',
+        const error = Object.assign(new Error(`send EADDRNOTAVAIL ${busy.remote}`), {
+          code: 'EADDRNOTAVAIL',
           syscall: 'send',
         });
         a.handleSendError(busy.local, error);
@@ -113,7 +113,7 @@ t.test(
     t.same(addressEvents[0], {
       locator: gone,
       change: 'removed',
-      reason: 'send failed: ENETUNREACH',
+      reason: 'send failed: EADDRNOTAVAIL',
     });
     // (Under CPU contention a path may also be suspected and failed over for want of an ACK.)
     t.ok(
@@ -138,5 +138,55 @@ t.test(
       await new Promise((r) => setTimeout(r, 10));
     }
     t.equal(active, 1, 'a path from the returned address is active again');
+  },
+);
+
+t.test(
+  'no route to one destination (ENETUNREACH) mid-transfer: that path only goes down, the address stays, the path comes back',
+  async (t) => {
+    let hit: { id: number; local: string; remote: string } | undefined;
+    const addressEvents: unknown[] = [];
+    const run = await transferWith(
+      t,
+      async (session, a) => {
+        const busy = await busyPath(session);
+        if (!busy) return false;
+        hit = { id: busy.id, local: busy.local, remote: busy.remote };
+        a.on('address', (e) => addressEvents.push(e));
+        // As dgram reports it: the destination is on the error (ExceptionWithHostPort).
+        const at = busy.remote.lastIndexOf(':');
+        const error = Object.assign(new Error(`send ENETUNREACH ${busy.remote}`), {
+          code: 'ENETUNREACH',
+          syscall: 'send',
+          address: busy.remote.slice(0, at),
+          port: Number(busy.remote.slice(at + 1)),
+        });
+        a.handleSendError(busy.local, error);
+        return true;
+      },
+      // Every pair of addresses is a path: the hit address has a path to the other destination.
+      { pathFilter: () => true },
+    );
+    const received = await run.done;
+    t.equal(sha256(received), sha256(run.data), 'byte-exact');
+    t.ok(hit, 'a busy path was hit');
+    t.ok(
+      run.failovers.some((f) => f.from === hit!.id && f.reason === 'send failed: ENETUNREACH'),
+      `the data moved off it (${JSON.stringify(run.failovers)})`,
+    );
+    t.same(addressEvents, [], 'no address was removed');
+    const paths = await run.session.paths();
+    t.ok(
+      paths.some((p) => p.local === hit!.local && p.remote !== hit!.remote && p.status !== 'down'),
+      `the address's path to the other destination stayed up (${JSON.stringify(paths.map((p) => [p.id, p.local, p.remote, p.status]))})`,
+    );
+    // Its probes go through (the route was never really gone here): it recovers.
+    let status: string | undefined;
+    for (let i = 0; i < 500; i++) {
+      status = (await run.session.paths()).find((p) => p.id === hit!.id)?.status;
+      if (status === 'active') break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    t.equal(status, 'active', 'the path came back');
   },
 );

@@ -455,6 +455,18 @@ export class Endpoint {
     }
   }
 
+  /**
+   * Sending from `tuple.local` to `tuple.remote` failed for want of a route: every session's
+   * path on that pair goes down now and its data moves (the address itself stays; see
+   * `removeLocalAddress` for an address that is gone).
+   */
+  pathUnreachable(now: number, tuple: PathTuple, reason: string): void {
+    for (const s of [...this.sessions.values()]) {
+      s.pathUnreachable(now, tuple, reason);
+      this.collect(s, now);
+    }
+  }
+
   localAddressList(): Locator[] {
     return [...this.localAddresses];
   }

@@ -1461,6 +1461,25 @@ export class Session {
     }
   }
 
+  /**
+   * Sending on these addresses failed for want of a route (runtime input: ENETUNREACH and the
+   * like, for this destination only). The paths on exactly this pair go down now, without
+   * waiting for acknowledgements to stop, and their data moves; they are probed with backoff and
+   * come back when the route does. The local address stays: a route error names a destination,
+   * and the address's paths to other destinations may work (a host whose first link went down
+   * still reaches the peer's second address from its own second address, though not its first).
+   * A path still being validated is left to its challenges.
+   */
+  pathUnreachable(now: number, tuple: PathTuple, reason: string): void {
+    for (const p of this.pathList)
+      if (
+        p.local === tuple.local &&
+        p.remote === tuple.remote &&
+        (p.carriesData || p.status === 'suspect')
+      )
+        this.pathDown(now, p, reason);
+  }
+
   /** Administrative standby: the path is used only when no active path is usable. */
   setPathStandby(_now: number, pathId: number, standby: boolean): void {
     const p = this.paths.get(pathId);

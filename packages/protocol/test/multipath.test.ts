@@ -209,6 +209,29 @@ t.test(
   },
 );
 
+t.test('no route on one pair: only that path goes down, at once; it comes back', async (t) => {
+  // Every pair routes: A has paths to B and to B2.
+  const { p, a } = await connected(
+    410,
+    { localAddresses: [A, A2] },
+    { localAddresses: [B, B2] },
+    10,
+  );
+  runDelayed(p, p.now + 500, { delayMs: 10 });
+  const pair = (l: string, r: string) => p.a.paths(a).find((x) => x.local === l && x.remote === r)!;
+  t.equal(pair(A, B2).status, 'active', 'A -> B2 is up');
+  t.equal(pair(A, B).status, 'active', 'A -> B is up');
+  const at = p.now;
+  p.a.pathUnreachable(p.now, { local: A, remote: B2 }, 'send failed: ENETUNREACH');
+  t.equal(pair(A, B2).status, 'down', 'A -> B2 is down at once');
+  t.equal(p.now, at, 'no time passed');
+  t.equal(pair(A, B).status, 'active', "the address's other path is untouched");
+  t.ok(p.a.localAddressList().includes(A), 'the address stays');
+  // The route was never really gone: the probes get through and the path recovers.
+  runDelayed(p, p.now + 3_000, { delayMs: 10 });
+  t.equal(pair(A, B2).status, 'active', 'A -> B2 recovered');
+});
+
 t.test('a lost local address takes its paths down without waiting for timers', async (t) => {
   const { p, a } = await twoPaths(404);
   const before = p.now;
