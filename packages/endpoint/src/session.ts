@@ -148,11 +148,9 @@ export class EmbeddedSession extends TypedEmitter<SessionEvents> implements Brai
 
   private closedError(): SessionClosedError {
     const c = this.closedWith;
-    return new SessionClosedError(
-      c
-        ? `session ${this.id} closed${c.byPeer ? ' by the peer' : ''}: ${closeCodeName(c.code)}${c.reason ? ` (${c.reason})` : ''}`
-        : `session ${this.id} is closed`,
-    );
+    return c
+      ? SessionClosedError.ended(this.id, c)
+      : new SessionClosedError(`session ${this.id} is closed`);
   }
 
   // ---- BraidSession -------------------------------------------------------------------

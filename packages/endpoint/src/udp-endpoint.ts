@@ -1066,6 +1066,7 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
       e.error ??
       new SessionClosedError(
         `handshake with ${group.peer} failed: ${closeCodeName(e.code)}${e.reason ? ` (${e.reason})` : ''}`,
+        { close: { code: e.code, reason: e.reason, byPeer: e.byPeer } },
       );
     this.logger.debug({ peer: group.peer, err: group.lastError }, 'connect attempt failed');
     if (group.next < group.pairs.length) this.launchAttempt(group);

@@ -129,6 +129,7 @@ t.test('a peer that refuses us (XX): the session closes with PEER_REFUSED', asyn
   await t.rejects(session.openStream('x'), {
     code: 'ERR_BRAID_SESSION_CLOSED',
     message: /PEER_REFUSED/,
+    close: { code: 0x05, byPeer: true },
   });
 });
 

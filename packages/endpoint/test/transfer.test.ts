@@ -104,7 +104,15 @@ t.test(
       'the peer read it all, then the end',
     );
     t.equal(peerError, undefined, 'without an error');
-    await t.rejects(session.openStream('idle'), { code: 'ERR_BRAID_SESSION_CLOSED' });
+    await t.rejects(session.openStream('idle'), {
+      code: 'ERR_BRAID_SESSION_CLOSED',
+      close: { code: 0, reason: 'done', byPeer: false },
+    });
     t.throws(() => session.sendDatagram(new Uint8Array(1)), { code: 'ERR_BRAID_SESSION_CLOSED' });
+    await t.rejects(peerSession.openStream('idle'), {
+      code: 'ERR_BRAID_SESSION_CLOSED',
+      message: /closed by the peer: NO_ERROR \(done\)/,
+      close: { code: 0, reason: 'done', byPeer: true },
+    });
   },
 );

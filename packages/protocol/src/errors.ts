@@ -147,11 +147,36 @@ export class HandshakeTimeoutError extends defineError(
   'HandshakeTimeoutError',
   'ERR_BRAID_HANDSHAKE_TIMEOUT',
 ) {}
-/** The session is closed (locally or by the peer); it carries the close code and reason. */
+/** How a session ended: its close code, the reason text, and which side closed it. */
+export interface SessionCloseInfo {
+  code: number;
+  reason: string;
+  byPeer: boolean;
+}
+
+/**
+ * The session is closed (locally or by the peer), or closing. `close` carries the close code,
+ * reason and side once the session has ended (not while it is only closing).
+ */
 export class SessionClosedError extends defineError(
   'SessionClosedError',
   'ERR_BRAID_SESSION_CLOSED',
-) {}
+) {
+  readonly close: SessionCloseInfo | undefined;
+  constructor(message: string, options?: { cause?: unknown; close?: SessionCloseInfo }) {
+    super(message, options);
+    this.close = options?.close;
+  }
+
+  /** The error for using session `id` after it ended, with the one message every API gives. */
+  static ended(id: string | number, close: SessionCloseInfo): SessionClosedError {
+    const why = `${closeCodeName(close.code)}${close.reason ? ` (${close.reason})` : ''}`;
+    return new SessionClosedError(
+      `session ${id} closed${close.byPeer ? ' by the peer' : ''}: ${why}`,
+      { close },
+    );
+  }
+}
 /** An unreliable datagram larger than the path allows. */
 export class DatagramTooLargeError extends defineError(
   'DatagramTooLargeError',

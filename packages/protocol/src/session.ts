@@ -1708,16 +1708,17 @@ export class Session {
   }
 
   /**
-   * Whether the stream is on `path`, so that moving off it is a failover: it is the path data
-   * went on last (under `active-backup`, the one data keeps to: a request/response application
-   * between two requests has nothing in flight, and its next request must not silently take
-   * another path), stream data is in flight on it, or went on it within a probe timeout (a paced
-   * or app-limited sender on a short path). Suspicion and down use this one test, so data never
-   * leaves the path it was on without a failover reported.
+   * Whether the stream is on `path`, so that moving off it is a failover: it is the path stream
+   * data went on last (under `active-backup`, the one data keeps to: a request/response
+   * application between two requests has nothing in flight, and its next request must not
+   * silently take another path), stream data is in flight on it, or went on it within a probe
+   * timeout (a paced or app-limited sender on a short path). Suspicion and down use this one
+   * test, so stream data never leaves the path it was on without a failover reported. A session
+   * that never sent stream data has no failovers.
    */
   private carriesStream(now: number, path: Path): boolean {
     return (
-      this.currentPath === path ||
+      (this.currentPath === path && path.lastStreamSentMs > -Infinity) ||
       hasStreamDataInFlight(path) ||
       now - path.lastStreamSentMs <= path.recovery.ptoMs(this.peerMaxAckDelayMs)
     );

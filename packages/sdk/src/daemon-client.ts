@@ -97,10 +97,7 @@ export class DaemonSession extends TypedEmitter<SessionEvents> implements BraidS
   }
 
   private check(): void {
-    if (this.closedWith)
-      throw new SessionClosedError(
-        `session ${this.id} closed${this.closedWith.byPeer ? ' by the peer' : ''}${this.closedWith.reason ? `: ${this.closedWith.reason}` : ''}`,
-      );
+    if (this.closedWith) throw SessionClosedError.ended(this.id, this.closedWith);
   }
 
   async openStream(service: string, options: OpenStreamOptions = {}): Promise<BraidStream> {

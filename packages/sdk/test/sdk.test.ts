@@ -233,3 +233,46 @@ t.test('the app learns when braidd goes away', async (t) => {
   t.same(errors, ['ERR_BRAID_DAEMON_CONNECTION_LOST']);
   await t.rejects(clientA.status(), { code: 'ERR_BRAID_IPC_CLOSED' });
 });
+
+t.test(
+  'a session the peer closed: both modes refuse it with the close code and reason',
+  async (t) => {
+    const d = await daemonPair(t);
+    const e = await embeddedPair(t);
+    for (const [mode, { clientA, clientB }] of [
+      ['daemon', d],
+      ['embedded', e],
+    ] as const) {
+      const listener = await clientA.listen('bye');
+      const accepted = (async () => {
+        for await (const stream of listener) return stream;
+        throw new Error('listener ended');
+      })();
+      const session = await clientB.openSession(clientA.eid);
+      const stream = await session.openStream('bye');
+      stream.write('hello');
+      const served = await accepted;
+      // Closing the session ends its streams, with an error where they were still open.
+      for (const s of [stream, served]) s.on('error', () => undefined);
+      const remote = served.session;
+      const closed = new Promise((resolve) => remote.on('closed', resolve));
+      await session.close('bye');
+      t.same(await closed, { code: 0, reason: 'bye', byPeer: true }, `${mode}: the peer saw why`);
+      await t.rejects(
+        remote.openStream('bye'),
+        {
+          code: 'ERR_BRAID_SESSION_CLOSED',
+          message: /closed by the peer: NO_ERROR \(bye\)/,
+          close: { code: 0, reason: 'bye', byPeer: true },
+        },
+        `${mode}: the peer's side refuses with the close`,
+      );
+      await t.rejects(
+        session.openStream('bye'),
+        { code: 'ERR_BRAID_SESSION_CLOSED', close: { code: 0, reason: 'bye', byPeer: false } },
+        `${mode}: so does ours`,
+      );
+      await listener.close();
+    }
+  },
+);
