@@ -12,7 +12,10 @@
  * 4099th byte and the total length, and fail the run on any difference.
  */
 import dgram from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { openEndpoint, type UdpEndpoint } from '@braid/endpoint';
@@ -47,6 +50,32 @@ async function next<T extends Message['type']>(type: T): Promise<Extract<Message
   }
 }
 
+/** BRAID_BENCH_CPU_PROF=<dir>: profile the transfer alone (see goodput-loopback.ts). */
+const PROFILE_DIR = process.env.BRAID_BENCH_CPU_PROF;
+let profiler: Promise<Session> | undefined;
+
+function profileStart(): void {
+  if (!PROFILE_DIR || profiler) return;
+  profiler = (async () => {
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+    return session;
+  })();
+}
+
+async function profileStop(): Promise<void> {
+  if (!profiler) return;
+  const session = await profiler;
+  const { profile } = await session.post('Profiler.stop');
+  writeFileSync(
+    join(PROFILE_DIR!, `${kind}-${role}-${process.pid}.cpuprofile`),
+    JSON.stringify(profile),
+  );
+  session.disconnect();
+}
+
 /** User + system CPU time of this process since `start`, in ms. */
 function cpuMsSince(start: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(start);
@@ -61,6 +90,7 @@ function checker() {
   return {
     take(chunk: Uint8Array) {
       if (received === 0) {
+        profileStart();
         firstMs = performance.now();
         cpu = process.cpuUsage();
       }
@@ -115,7 +145,7 @@ async function braidReceiver(): Promise<void> {
     stream.on('end', () => {
       const r = check.result();
       stream.end();
-      send({ type: 'done', ...r, crypto: endpoint.crypto.name });
+      void profileStop().then(() => send({ type: 'done', ...r, crypto: endpoint.crypto.name }));
     });
   });
   const [locator] = endpoint.locators;
@@ -139,11 +169,13 @@ async function braidSender(): Promise<void> {
   const stream = await session.openStream('bulk');
   send({ type: 'ready', crypto: endpoint.crypto.name });
   await next('go');
+  profileStart();
   const cpu = process.cpuUsage();
   await writeAll(stream);
   // Sent = acknowledged: the sender's work ends with the last ACK, as the receiver's check does.
   await new Promise<void>((resolve) => stream.once('end', resolve).resume());
   const cpuMs = cpuMsSince(cpu);
+  await profileStop();
   const stats = await session.stats();
   send({
     type: 'done',
@@ -185,7 +217,7 @@ async function udxReceiver(): Promise<void> {
   stream.on('end', () => {
     const r = check.result();
     stream.end();
-    send({ type: 'done', ...r, mtu: stream.mtu });
+    void profileStop().then(() => send({ type: 'done', ...r, mtu: stream.mtu }));
   });
   send({ type: 'ready', host: '127.0.0.1', port: socket.address().port, streamId: UDX_RECV_ID });
   const peer = await next('peer');
@@ -203,10 +235,13 @@ async function udxSender(): Promise<void> {
   send({ type: 'ready', host: '127.0.0.1', port: socket.address().port, streamId: UDX_SEND_ID });
   stream.connect(socket, peer.streamId!, peer.port, peer.host);
   await next('go');
+  profileStart();
   const cpu = process.cpuUsage();
   await writeAll(stream);
   await new Promise<void>((resolve) => stream.once('end', resolve));
-  send({ type: 'done', mtu: stream.mtu, cpuMs: cpuMsSince(cpu) });
+  const cpuMs = cpuMsSince(cpu);
+  await profileStop();
+  send({ type: 'done', mtu: stream.mtu, cpuMs });
 }
 
 async function dgramReceiver(): Promise<void> {

@@ -18,8 +18,9 @@
  * length (a wrong byte fails the benchmark). The three transfers run one after the other in
  * an order that rotates with the run index, so none always goes first.
  *
- * Profiling: with BRAID_BENCH_CPU_PROF=<dir>, each worker runs with `node --cpu-prof` writing
- * its profile to <dir>.
+ * Profiling: with BRAID_BENCH_CPU_PROF=<dir>, each worker profiles its transfer alone (from `go`,
+ * or the receiver's first byte, to its end: no module loading or handshake) and writes
+ * `<dir>/<kind>-<role>-<pid>.cpuprofile`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -46,13 +47,8 @@ class Worker {
   private exited: string | undefined;
 
   constructor(kind: Kind, role: 'recv' | 'send') {
-    const profDir = process.env.BRAID_BENCH_CPU_PROF;
     this.child = fork(WORKER, [kind, role, String(TRANSFER_BYTES)], {
-      execArgv: [
-        '--import',
-        'tsx',
-        ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
-      ],
+      execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child.on('message', (m: WorkerMessage) => {

@@ -140,6 +140,51 @@ t.test('BLAKE2b and X25519 agree with libsodium-wrappers on random inputs', { sk
   );
 });
 
+t.test(
+  "aeadSealInto, in place and into another array, is the default provider's seal",
+  { skip },
+  async (t) => {
+    const sealInto = crypto.aeadSealInto?.bind(crypto);
+    if (!sealInto) throw new Error('sodium-native has an aeadSealInto');
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 12, maxLength: 12 }),
+        fc.uint8Array({ maxLength: 40 }),
+        fc.uint8Array({ maxLength: 1500 }),
+        fc.integer({ min: 0, max: 9 }),
+        (key, nonce, ad, msg, at) => {
+          const want = toHex(wasm.aeadSeal(key, nonce, ad, msg));
+          // In place: the message sits where the output begins, inside a larger array.
+          const datagram = new Uint8Array(at + msg.length + 16 + 5);
+          datagram.set(msg, at);
+          const plaintext = datagram.subarray(at, at + msg.length);
+          sealInto(key, nonce, ad, plaintext, datagram.subarray(at, at + msg.length + 16));
+          const apart = new Uint8Array(msg.length + 16);
+          sealInto(key, nonce, ad, msg, apart);
+          return (
+            toHex(datagram.subarray(at, at + msg.length + 16)) === want &&
+            toHex(apart) === want &&
+            datagram.subarray(0, at).every((b) => b === 0) &&
+            datagram.subarray(at + msg.length + 16).every((b) => b === 0)
+          );
+        },
+      ),
+      { seed: 21, numRuns: 500 },
+    );
+    const key = new Uint8Array(32);
+    t.equal(
+      codeOf(() =>
+        sealInto(key, new Uint8Array(11), new Uint8Array(0), new Uint8Array(1), new Uint8Array(17)),
+      ),
+      'ERR_BRAID_INVALID_KEY',
+    );
+    t.throws(() =>
+      sealInto(key, new Uint8Array(12), new Uint8Array(0), new Uint8Array(4), new Uint8Array(4)),
+    );
+  },
+);
+
 t.test('an endpoint on libsodium-wrappers and one on sodium-native talk', { skip }, async (t) => {
   const a = await endpoint(t, { crypto: 'libsodium' });
   const b = await endpoint(t, { crypto: 'sodium-native' });

@@ -12,7 +12,7 @@
  * `now` is a monotonic time in milliseconds chosen by the caller; it must never go backwards.
  * Nothing here reads a clock, a socket or global randomness.
  */
-import { toHex } from './bytes.js';
+import { ByteSlab, toHex } from './bytes.js';
 import type { CryptoProvider } from './crypto/provider.js';
 import {
   CloseCode,
@@ -377,6 +377,7 @@ export class Endpoint {
         options.streamSendBufferBytes,
         1 << 20,
       ),
+      datagramSlab: new ByteSlab(),
     };
     this.pendingHandshakesMax = positive(
       'pendingHandshakesMax',

@@ -17,9 +17,14 @@
  * Packet numbers are never reset; nonces stay unique per key because each (path ID, packet
  * number) pair is used once per direction.
  */
-import type { CryptoProvider } from './crypto/provider.js';
+import {
+  AEAD_NONCE_BYTES,
+  AEAD_TAG_BYTES,
+  aeadSealInto,
+  type CryptoProvider,
+} from './crypto/provider.js';
 import { CipherState } from './noise/index.js';
-import { packetNonce } from './wire/packet.js';
+import { writePacketNonce } from './wire/packet.js';
 
 /** Default: a key seals at most this many packets (far below any AEAD limit) before an update. */
 export const KEY_UPDATE_AFTER_PACKETS = 2 ** 24;
@@ -54,6 +59,8 @@ export class PacketKeys {
   private sealedWithKey = 0;
   private sendKeySinceMs: number;
   private currentPhaseAcked = false;
+  /** The nonce of the packet being sealed or opened (the providers copy it, never keep it). */
+  private readonly nonce = new Uint8Array(AEAD_NONCE_BYTES);
 
   constructor(
     private readonly crypto: CryptoProvider,
@@ -67,9 +74,20 @@ export class PacketKeys {
     this.sendKeySinceMs = now;
   }
 
-  seal(pathId: number, pn: number, header: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  /**
+   * Seals a packet in place: `datagram` holds the header (`headerBytes`, the associated data),
+   * the plaintext, and 16 bytes of room for the tag; the ciphertext replaces the plaintext.
+   */
+  sealInPlace(pathId: number, pn: number, datagram: Uint8Array, headerBytes: number): void {
     this.sealedWithKey++;
-    return this.crypto.aeadSeal(this.sendKey, packetNonce(pathId, pn), header, plaintext);
+    aeadSealInto(
+      this.crypto,
+      this.sendKey,
+      writePacketNonce(this.nonce, pathId, pn),
+      datagram.subarray(0, headerBytes),
+      datagram.subarray(headerBytes, datagram.length - AEAD_TAG_BYTES),
+      datagram.subarray(headerBytes),
+    );
   }
 
   /**
@@ -89,7 +107,7 @@ export class PacketKeys {
   ): Uint8Array | undefined {
     this.openedWithNext = false;
     if (this.prevRecvKey && now >= this.prevRecvUntilMs) this.prevRecvKey = undefined;
-    const nonce = packetNonce(pathId, pn);
+    const nonce = writePacketNonce(this.nonce, pathId, pn);
     if (phase === this.recvPhase)
       return this.crypto.aeadOpen(this.recvKey, nonce, header, sealed) ?? undefined;
     if (this.prevRecvKey) {

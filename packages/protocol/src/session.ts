@@ -20,7 +20,14 @@
  * What a lost packet carried is handed back to its owner (streams, control state) and sent
  * again in new packets; packets themselves are never resent.
  */
-import { asciiBytes, concatBytes, constantTimeEqual, copyBytes, toHex } from './bytes.js';
+import {
+  asciiBytes,
+  type ByteSlab,
+  concatBytes,
+  constantTimeEqual,
+  copyBytes,
+  toHex,
+} from './bytes.js';
 import { AEAD_TAG_BYTES, type CryptoProvider } from './crypto/provider.js';
 import {
   BackpressureError,
@@ -87,7 +94,7 @@ import {
   CID_BYTES,
   decodePacketNumber,
   encodeLongHeader,
-  encodeShortHeader,
+  writeShortHeader,
   parsePacket,
   HANDSHAKE_MAC_BYTES,
   LongType,
@@ -182,6 +189,8 @@ export interface SessionConfig {
   fecEstimator: LossEstimatorOptions;
   /** FEC for DATAGRAM frames (streams carry their own in their policy). */
   datagramFec: FecSetting;
+  /** Where short packets' datagrams are cut from: one per endpoint, shared by its sessions. */
+  datagramSlab: ByteSlab;
 }
 
 export interface SessionStats {
@@ -2510,14 +2519,9 @@ export class Session {
     ackEliciting: boolean,
     fec?: FecParams,
   ): number {
-    const keys = this.keys!;
     const pn = path.nextPacketNumber++;
-    const header = encodeShortHeader(path.remoteCid!, pn, keys.sendPhase, fec !== undefined);
-    const keyGeneration = keys.sendGeneration;
-    // Sealing copies the plaintext, so the writer's own buffer serves without another copy.
-    const plaintext = encodeFrames(frames, new ByteWriter(this.packetBytes)).view();
-    const sealed = keys.seal(path.id, pn, header, plaintext);
-    const bytes = concatBytes(header, sealed);
+    const keyGeneration = this.keys!.sendGeneration;
+    const bytes = this.sealPacket(path.id, path.remoteCid!, pn, frames, fec !== undefined);
     this.sendRaw(bytes, to);
     path.counters.packetsSent++;
     path.counters.bytesSent += bytes.length;
@@ -2583,10 +2587,37 @@ export class Session {
     for (const p of targets) {
       if (p.nextPacketNumber >= this.packetNumberLimit) continue;
       const pn = p.nextPacketNumber++;
-      const header = encodeShortHeader(p.remoteCid!, pn, keys.sendPhase);
-      const sealed = keys.seal(p.id, pn, header, encodeFrames([this.closeFrame]).finish());
-      this.sendRaw(concatBytes(header, sealed), p);
+      this.sendRaw(this.sealPacket(p.id, p.remoteCid!, pn, [this.closeFrame], false), p);
     }
+  }
+
+  /**
+   * Encodes and seals one short packet into a datagram of its own, cut from the endpoint's
+   * slab: the header and frames are written where they go and sealed in place, so a packet
+   * costs no allocation of its own and no copy (frames beyond the packet size, which only
+   * test hooks build, get an array of their own).
+   */
+  private sealPacket(
+    pathId: number,
+    remoteCid: Uint8Array,
+    pn: number,
+    frames: Frame[],
+    fecProtected: boolean,
+  ): Uint8Array {
+    const keys = this.keys!;
+    const slab = this.config.datagramSlab;
+    const piece = slab.take(this.packetBytes);
+    writeShortHeader(piece, remoteCid, pn, keys.sendPhase, fecProtected);
+    const w = encodeFrames(frames, ByteWriter.over(piece, SHORT_HEADER_BYTES));
+    const length = w.length + AEAD_TAG_BYTES;
+    let datagram: Uint8Array;
+    if (w.target === piece && length <= piece.length) datagram = slab.commit(piece, length);
+    else {
+      datagram = new Uint8Array(length);
+      datagram.set(w.view());
+    }
+    keys.sealInPlace(pathId, pn, datagram, SHORT_HEADER_BYTES);
+    return datagram;
   }
 
   /**

@@ -112,6 +112,13 @@ function buildProvider(sodium: SodiumNative, fallback: CryptoProvider): CryptoPr
       sodium.crypto_aead_chacha20poly1305_ietf_encrypt(sealed, plaintext, ad, null, nonce, key);
       return sealed;
     },
+    aeadSealInto(key, nonce, ad, plaintext, out) {
+      expectLength('AEAD key', key, AEAD_KEY_BYTES);
+      expectLength('AEAD nonce', nonce, AEAD_NONCE_BYTES);
+      // libsodium XORs the key stream over the message front to back, then MACs the ciphertext:
+      // an output that starts where the message does (in place) is safe; the wrapper checks sizes.
+      sodium.crypto_aead_chacha20poly1305_ietf_encrypt(out, plaintext, ad, null, nonce, key);
+    },
     aeadOpen(key, nonce, ad, ciphertext) {
       expectLength('AEAD key', key, AEAD_KEY_BYTES);
       expectLength('AEAD nonce', nonce, AEAD_NONCE_BYTES);

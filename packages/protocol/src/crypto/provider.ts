@@ -25,6 +25,19 @@ export interface CryptoProvider {
   x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
   /** ChaCha20-Poly1305 (RFC 8439) seal: ciphertext with the 16-byte tag appended. */
   aeadSeal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /**
+   * Optional: {@link aeadSeal} writing its output (`plaintext.length + 16` bytes) into `out`
+   * instead of a new array. `out` may begin at `plaintext`'s first byte (sealing in place, as
+   * the packet path does), never elsewhere inside it. Without it, callers copy `aeadSeal`'s
+   * result ({@link aeadSealInto}).
+   */
+  aeadSealInto?(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    ad: Uint8Array,
+    plaintext: Uint8Array,
+    out: Uint8Array,
+  ): void;
   /** ChaCha20-Poly1305 open; `null` when the tag does not verify. */
   aeadOpen(
     key: Uint8Array,
@@ -34,6 +47,26 @@ export interface CryptoProvider {
   ): Uint8Array | null;
   /** BLAKE2b (RFC 7693) with `outBytes` of output (1..64) and an optional key (≤64 bytes). */
   blake2b(data: Uint8Array, outBytes?: number, key?: Uint8Array): Uint8Array;
+}
+
+/**
+ * Seals into `out` with the provider's `aeadSealInto` when it has one, else copies
+ * `aeadSeal`'s result there: the same bytes either way.
+ */
+export function aeadSealInto(
+  crypto: CryptoProvider,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  plaintext: Uint8Array,
+  out: Uint8Array,
+): void {
+  if (out.length !== plaintext.length + AEAD_TAG_BYTES)
+    throw new RangeError(
+      `out must be ${plaintext.length + AEAD_TAG_BYTES} bytes, got ${out.length}`,
+    );
+  if (crypto.aeadSealInto) crypto.aeadSealInto(key, nonce, ad, plaintext, out);
+  else out.set(crypto.aeadSeal(key, nonce, ad, plaintext));
 }
 
 /** Wraps an X25519 result so that an all-zero output always becomes {@link LowOrderPointError}. */

@@ -83,6 +83,24 @@ export class ByteWriter {
     this.buf = new Uint8Array(capacity);
   }
 
+  /**
+   * A writer that continues `buffer` after its first `start` bytes (which stay part of
+   * {@link view}), with no allocation while the writes fit; if they outgrow it, it moves to a
+   * larger copy, as any writer does ({@link target} tells which).
+   */
+  static over(buffer: Uint8Array, start: number): ByteWriter {
+    if (start > buffer.length) throw new RangeError(`start ${start} is past the buffer's end`);
+    const w = new ByteWriter(0);
+    w.buf = buffer;
+    w.length = start;
+    return w;
+  }
+
+  /** The array written into: the one given to {@link over} until the writes outgrew it. */
+  get target(): Uint8Array {
+    return this.buf;
+  }
+
   private reserve(n: number): void {
     if (this.length + n <= this.buf.length) return;
     const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));

@@ -8,7 +8,7 @@
  *
  * The second bit is fixed to 1 so that stray zero-filled datagrams are refused at once.
  */
-import { AEAD_TAG_BYTES } from '../crypto/provider.js';
+import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from '../crypto/provider.js';
 import { ByteReader, ByteWriter, WireDecodeError } from './codec.js';
 
 export const VERSION_1 = 0x0000_0001;
@@ -213,12 +213,28 @@ export function encodeShortHeader(
   keyPhase: 0 | 1,
   fecProtected = false,
 ): Uint8Array {
+  const out = new Uint8Array(SHORT_HEADER_BYTES);
+  writeShortHeader(out, dcid, packetNumber, keyPhase, fecProtected);
+  return out;
+}
+
+/** {@link encodeShortHeader} into the first {@link SHORT_HEADER_BYTES} of `out`. */
+export function writeShortHeader(
+  out: Uint8Array,
+  dcid: Uint8Array,
+  packetNumber: number,
+  keyPhase: 0 | 1,
+  fecProtected = false,
+): void {
   if (dcid.length !== CID_BYTES) throw new RangeError('connection IDs are 8 bytes');
-  const w = new ByteWriter(SHORT_HEADER_BYTES);
-  w.u8(FIXED_BIT | (keyPhase ? KEY_PHASE_BIT : 0) | (fecProtected ? FEC_PROTECTED_BIT : 0));
-  w.bytes(dcid);
-  w.u32(packetNumber % 0x1_0000_0000);
-  return w.finish();
+  if (out.length < SHORT_HEADER_BYTES) throw new RangeError('no room for a short header');
+  out[0] = FIXED_BIT | (keyPhase ? KEY_PHASE_BIT : 0) | (fecProtected ? FEC_PROTECTED_BIT : 0);
+  out.set(dcid, 1);
+  const pn = packetNumber % 0x1_0000_0000;
+  out[1 + CID_BYTES] = pn >>> 24;
+  out[2 + CID_BYTES] = (pn >>> 16) & 0xff;
+  out[3 + CID_BYTES] = (pn >>> 8) & 0xff;
+  out[4 + CID_BYTES] = pn & 0xff;
 }
 
 /**
@@ -243,7 +259,15 @@ export function decodePacketNumber(largestReceived: number, truncated: number): 
  * (as in multipath QUIC).
  */
 export function packetNonce(pathId: number, packetNumber: number): Uint8Array {
-  const nonce = new Uint8Array(12);
+  return writePacketNonce(new Uint8Array(AEAD_NONCE_BYTES), pathId, packetNumber);
+}
+
+/** {@link packetNonce} into `nonce` (12 bytes), which it returns. */
+export function writePacketNonce(
+  nonce: Uint8Array,
+  pathId: number,
+  packetNumber: number,
+): Uint8Array {
   nonce[0] = pathId & 0xff;
   nonce[1] = (pathId >>> 8) & 0xff;
   nonce[2] = (pathId >>> 16) & 0xff;
