@@ -269,6 +269,7 @@ async function dgramSender(): Promise<void> {
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   send({ type: 'ready' });
   await next('go');
+  const cpu = process.cpuUsage();
   const datagrams = Math.ceil(TOTAL / PACKET_BYTES);
   let sent = 0;
   while (sent < datagrams) {
@@ -285,7 +286,7 @@ async function dgramSender(): Promise<void> {
     });
     sent += batch;
   }
-  send({ type: 'done', datagrams: sent });
+  send({ type: 'done', datagrams: sent, cpuMs: cpuMsSince(cpu) });
 }
 
 const roles: Record<string, () => Promise<void>> = {
