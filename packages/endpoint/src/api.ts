@@ -141,6 +141,14 @@ export interface BraidClient {
   status(options?: Abortable): Promise<NodeStatus>;
   peers(options?: Abortable): Promise<PeerEntry[]>;
   addPeer(eid: string, locators: string[], options?: Abortable): Promise<void>;
+  /**
+   * Lets the process exit while this client is all that is left to do (embedded: its UDP
+   * sockets and timer; daemon mode: its connection to braidd), as `net.Socket.unref()` does.
+   * Work under way is not waited for. Returns the client.
+   */
+  unref(): this;
+  /** Undoes {@link unref}: the client holds the process again (the default). */
+  ref(): this;
   close(): Promise<void>;
   on<E extends keyof ClientEvents>(event: E, listener: (...args: ClientEvents[E]) => void): this;
   off<E extends keyof ClientEvents>(event: E, listener: (...args: ClientEvents[E]) => void): this;

@@ -334,6 +334,8 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
   private timerAtMs = Infinity;
   private spinTurns = 0;
   private pollTimer: NodeJS.Timeout | undefined;
+  /** Whether the sockets and the protocol's timer hold the process (see {@link unref}). */
+  private refed = true;
   private readonly startedMs = performance.now();
   private readonly counters = {
     unroutableTransmits: 0,
@@ -547,6 +549,7 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
       } catch (err) {
         this.logger.debug({ err }, 'socket buffer size not set');
       }
+    if (!this.refed) socket.unref();
     const locator = formatLocator(at.host, socket.address().port, at.family);
     const sock: BoundSocket = {
       locator,
@@ -637,6 +640,7 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
     clearTimeout(this.timer);
     this.timerAtMs = deadline;
     this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(deadline - now)));
+    if (!this.refed) this.timer.unref();
   }
 
   /** Hands out up to `max` events; returns how many. */
@@ -1253,6 +1257,34 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
    * Closes every session gracefully (streams drain, at most `closeTimeoutMs`), then at once,
    * then the sockets and timers. Idempotent.
    */
+  /**
+   * Lets the process exit while this endpoint is all that is left to do, as
+   * `dgram.Socket.unref()` does: its sockets and the protocol's timer stop holding the event
+   * loop (sockets bound later too). Data still in flight then goes unsent if the process ends;
+   * an `openSession` under way still holds it until it settles. `ref()` undoes it.
+   */
+  unref(): this {
+    this.refed = false;
+    this.applyRef();
+    return this;
+  }
+
+  ref(): this {
+    this.refed = true;
+    this.applyRef();
+    return this;
+  }
+
+  private applyRef(): void {
+    for (const s of this.sockets.values())
+      if (!s.closed) {
+        if (this.refed) s.socket.ref();
+        else s.socket.unref();
+      }
+    if (this.refed) this.timer?.ref();
+    else this.timer?.unref();
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;

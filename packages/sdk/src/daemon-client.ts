@@ -235,7 +235,7 @@ export class DaemonClient extends TypedEmitter<ClientEvents> implements BraidCli
 
   /** Use {@link connect}. */
   constructor(
-    socket: Socket,
+    private readonly socket: Socket,
     readonly socketPath: string,
   ) {
     super();
@@ -248,6 +248,17 @@ export class DaemonClient extends TypedEmitter<ClientEvents> implements BraidCli
     });
     this.connection.on('close', (err) => this.onConnectionClosed(err));
     this.connection.on('warning', (err) => this.reportError(err));
+  }
+
+  /** The connection to braidd stops holding the process (see `BraidClient.unref`). */
+  unref(): this {
+    this.socket.unref();
+    return this;
+  }
+
+  ref(): this {
+    this.socket.ref();
+    return this;
   }
 
   /** @internal */

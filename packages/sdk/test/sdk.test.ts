@@ -276,3 +276,55 @@ t.test(
     }
   },
 );
+
+/** How many resources of `kind` hold this process's event loop now. */
+function holding(kind: string): number {
+  return process.getActiveResourcesInfo().filter((r) => r === kind).length;
+}
+
+t.test('unref lets go of the process, ref holds it again: both modes', async (t) => {
+  const d = await daemonPair(t);
+  const e = await embeddedPair(t);
+  for (const [mode, client, kind, count] of [
+    // The daemons of this test run in this process too: only the client's own handles change.
+    ['daemon', d.clientB, 'PipeWrap', 1],
+    // Two addresses, two UDP sockets; a session, so the protocol's timer is armed as well.
+    ['embedded', e.clientB, 'UDPWrap', 2],
+  ] as const) {
+    if (mode === 'embedded') await client.openSession(e.clientA.eid);
+    const before = holding(kind);
+    t.equal(client.unref(), client, `${mode}: unref returns the client`);
+    t.equal(holding(kind), before - count, `${mode}: its ${count} ${kind} no longer hold it`);
+    client.ref();
+    t.equal(holding(kind), before, `${mode}: ref holds it again`);
+  }
+});
+
+t.test('an embedded client that is unref-ed lets its process end by itself', async (t) => {
+  // A child that opens an endpoint with a session and unrefs it, then has nothing else to do.
+  const script = `
+    import { embedded } from '@braid/sdk';
+    const a = await embedded({ bind: ['127.0.0.1:0'] });
+    const b = await embedded({ bind: ['127.0.0.1:0'], peers: [{ eid: a.eid, locators: a.locators }] });
+    await b.openSession(a.eid);
+    a.unref();
+    b.unref();
+    console.log('unref-ed');
+  `;
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: new URL('..', import.meta.url),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  // A hang bound, not a timing assertion: without unref the child would never exit.
+  const bound = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  clearTimeout(bound);
+  t.equal(out.trim(), 'unref-ed');
+  t.same({ code, signal }, { code: 0, signal: null }, 'it exited on its own');
+});
