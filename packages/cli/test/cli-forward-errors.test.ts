@@ -236,13 +236,22 @@ t.test('expose --max-connections: a stream over the limit is reset', async (t) =
   one.socket.write('one');
   await one.receivedAtLeast(3);
   const two = await tcpExchange(port, Buffer.from('two'));
-  t.equal(two.error?.code, 'ECONNRESET', 'the second connection is reset');
+  t.equal(
+    two.error?.code,
+    'ECONNRESET',
+    `the second connection is reset (forward: ${JSON.stringify(forward.events)}; expose: ${JSON.stringify(expose.events)})`,
+  );
   t.equal(two.bytes.length, 0);
   const dropped = await expose.waitFor('dropped');
   t.equal(dropped.open, 1);
   t.equal(dropped.from, a.eid, 'logged with the peer it came from');
   one.socket.end();
-  t.equal((await one.closed).bytes.toString(), 'one\nbytes=3\n', 'the first was unharmed');
+  const closedOne = await one.closed;
+  t.equal(
+    closedOne.bytes.toString(),
+    'one\nbytes=3\n',
+    `the first was unharmed (${closedOne.error?.code ?? 'no error'}; forward: ${JSON.stringify(forward.events)}; expose: ${JSON.stringify(expose.events)})`,
+  );
 });
 
 t.test('a service exposed twice is refused; Ctrl-C on expose unregisters it', async (t) => {
