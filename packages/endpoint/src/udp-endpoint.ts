@@ -30,7 +30,6 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
-  closeCodeName,
   CloseCode,
   Eid,
   Endpoint,
@@ -1068,10 +1067,11 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
     if (group.settled) return;
     group.lastError =
       e.error ??
-      new SessionClosedError(
-        `handshake with ${group.peer} failed: ${closeCodeName(e.code)}${e.reason ? ` (${e.reason})` : ''}`,
-        { close: { code: e.code, reason: e.reason, byPeer: e.byPeer } },
-      );
+      SessionClosedError.handshakeFailed(group.peer, {
+        code: e.code,
+        reason: e.reason,
+        byPeer: e.byPeer,
+      });
     this.logger.debug({ peer: group.peer, err: group.lastError }, 'connect attempt failed');
     if (group.next < group.pairs.length) this.launchAttempt(group);
     else if (group.live.size === 0) this.failGroup(group, group.lastError);
@@ -1254,10 +1254,6 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
   }
 
   /**
-   * Closes every session gracefully (streams drain, at most `closeTimeoutMs`), then at once,
-   * then the sockets and timers. Idempotent.
-   */
-  /**
    * Lets the process exit while this endpoint is all that is left to do, as
    * `dgram.Socket.unref()` does: its sockets and the protocol's timer stop holding the event
    * loop (sockets bound later too). Data still in flight then goes unsent if the process ends;
@@ -1276,15 +1272,15 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
   }
 
   private applyRef(): void {
-    for (const s of this.sockets.values())
-      if (!s.closed) {
-        if (this.refed) s.socket.ref();
-        else s.socket.unref();
-      }
-    if (this.refed) this.timer?.ref();
-    else this.timer?.unref();
+    const how = this.refed ? 'ref' : 'unref';
+    for (const s of this.sockets.values()) if (!s.closed) s.socket[how]();
+    this.timer?.[how]();
   }
 
+  /**
+   * Closes every session gracefully (streams drain, at most `closeTimeoutMs`), then at once,
+   * then the sockets and timers. Idempotent.
+   */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;

@@ -126,7 +126,7 @@ export interface EndpointOptions {
    * the least repair that keeps all but `fecTargetLateFraction` of the packets within it.
    */
   fecHorizonMs?: number;
-  /** FEC `auto`: the fraction of protected packets it lets be later than the horizon (default 0.005). */
+  /** FEC `auto`: the fraction of protected packets it lets be later than the horizon (default 0.01). */
   fecTargetLateFraction?: number;
   /** FEC `auto`: the most repair it sends, as a fraction of the protected packets (default 0.5). */
   fecMaxOverhead?: number;

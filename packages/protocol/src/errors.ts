@@ -170,11 +170,23 @@ export class SessionClosedError extends defineError(
 
   /** The error for using session `id` after it ended, with the one message every API gives. */
   static ended(id: string | number, close: SessionCloseInfo): SessionClosedError {
-    const why = `${closeCodeName(close.code)}${close.reason ? ` (${close.reason})` : ''}`;
     return new SessionClosedError(
-      `session ${id} closed${close.byPeer ? ' by the peer' : ''}: ${why}`,
+      `session ${id} closed${close.byPeer ? ' by the peer' : ''}: ${SessionClosedError.why(close)}`,
       { close },
     );
+  }
+
+  /** A handshake with `peer` ended before the session was established. */
+  static handshakeFailed(peer: string, close: SessionCloseInfo): SessionClosedError {
+    return new SessionClosedError(
+      `handshake with ${peer} failed: ${SessionClosedError.why(close)}`,
+      { close },
+    );
+  }
+
+  /** The close code's name, and the reason text in brackets when there is one. */
+  private static why(close: SessionCloseInfo): string {
+    return `${closeCodeName(close.code)}${close.reason ? ` (${close.reason})` : ''}`;
   }
 }
 /** An unreliable datagram larger than the path allows. */
