@@ -13,6 +13,7 @@ import { Eid } from '@braid/protocol';
 import {
   echoWithTrailer,
   holdClient,
+  reported,
   startBraid,
   tcpExchange,
   tcpServer,
@@ -239,7 +240,7 @@ t.test('expose --max-connections: a stream over the limit is reset', async (t) =
   t.equal(
     two.error?.code,
     'ECONNRESET',
-    `the second connection is reset (forward: ${JSON.stringify(forward.events)}; expose: ${JSON.stringify(expose.events)})`,
+    `the second connection is reset (${reported({ forward, expose })})`,
   );
   t.equal(two.bytes.length, 0);
   const dropped = await expose.waitFor('dropped');
@@ -250,7 +251,7 @@ t.test('expose --max-connections: a stream over the limit is reset', async (t) =
   t.equal(
     closedOne.bytes.toString(),
     'one\nbytes=3\n',
-    `the first was unharmed (${closedOne.error?.code ?? 'no error'}; forward: ${JSON.stringify(forward.events)}; expose: ${JSON.stringify(expose.events)})`,
+    `the first was unharmed (${closedOne.error?.code ?? 'no error'}; ${reported({ forward, expose })})`,
   );
 });
 

@@ -13,10 +13,12 @@ import { connect, type AddressInfo } from 'node:net';
 import type { Test } from 'tap';
 import {
   echoWithTrailer,
+  reported,
   sha256,
   startBraid,
   tcpExchange,
   tcpServer,
+  within,
   type BraidCommand,
 } from './support/forward.js';
 import { twoDaemons } from './support/run.js';
@@ -187,13 +189,15 @@ t.test('the client goes away mid-download: the target’s connection is closed',
     socket.on('close', targetClosed);
     pump();
   });
-  const { port } = await forwardTo(t, daemons, 'endless', server.port);
+  const { port, forward, expose } = await forwardTo(t, daemons, 'endless', server.port);
   const r = await tcpExchange(port, undefined, {
     onData: (socket, total) => {
       if (total > 2_000_000) socket.destroy();
     },
   });
   t.ok(r.bytes.length > 2_000_000, 'data flowed until the client left');
-  await closedAtTarget;
+  await within(closedAtTarget, 'the target’s connection closing', () =>
+    reported({ forward, expose }),
+  );
   t.pass('the target’s connection closed');
 });

@@ -14,6 +14,7 @@ export {
   SERVICE_BACKLOG_DEFAULT,
 } from './service-listener.js';
 export { TypedEmitter } from './typed-emitter.js';
+export { claimStream, holdUntilClaimed } from './claim.js';
 export * from './service-header.js';
 export {
   selectCrypto,

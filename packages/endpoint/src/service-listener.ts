@@ -6,6 +6,7 @@
  * reaches its side.
  */
 import type { BraidStream, ServiceEvents, ServiceListener } from './api.js';
+import { claimStream, holdUntilClaimed } from './claim.js';
 import { EndpointClosedError } from './errors.js';
 import { TypedEmitter } from './typed-emitter.js';
 
@@ -35,9 +36,7 @@ export abstract class QueuedServiceListener
   get hasRoom(): boolean {
     if (this.closed) return false;
     return (
-      this.listenerCount('stream') > 0 ||
-      this.waiting.length > 0 ||
-      this.queue.length < this.backlog
+      this.listenerCount('stream') > 0 || this.queue.length < this.backlog + this.waiting.length
     );
   }
 
@@ -48,13 +47,33 @@ export abstract class QueuedServiceListener
   protected offer(stream: BraidStream): boolean {
     if (!this.hasRoom) return false;
     if (this.listenerCount('stream') > 0) {
+      // The listeners run now, and attach their own error handlers.
+      claimStream(stream);
       this.emit('stream', stream);
       return true;
     }
-    const waiter = this.waiting.shift();
-    if (waiter) waiter({ value: stream, done: false });
-    else this.queue.push(stream);
+    // Until an iterator's caller has it, a reset must not throw (see claim.ts). Waiting
+    // iterators are served once this turn's ticks have run, so a stream reset in the same turn
+    // is skipped rather than handed over dead.
+    holdUntilClaimed(stream);
+    this.queue.push(stream);
+    if (this.waiting.length > 0) queueMicrotask(() => this.serveWaiting());
     return true;
+  }
+
+  /** The next queued stream still alive, claimed; those reset while queued are dropped. */
+  private take(): BraidStream | undefined {
+    for (let stream = this.queue.shift(); stream; stream = this.queue.shift())
+      if (claimStream(stream)) return stream;
+    return undefined;
+  }
+
+  private serveWaiting(): void {
+    while (this.waiting.length > 0) {
+      const stream = this.take();
+      if (!stream) return;
+      this.waiting.shift()!({ value: stream, done: false });
+    }
   }
 
   /** Marks the listener closed: streams nobody took are destroyed, iterators end. */
@@ -69,7 +88,7 @@ export abstract class QueuedServiceListener
   [Symbol.asyncIterator](): AsyncIterator<BraidStream> {
     return {
       next: () => {
-        const stream = this.queue.shift();
+        const stream = this.take();
         if (stream) return Promise.resolve({ value: stream, done: false });
         if (this.closed) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => this.waiting.push(resolve));

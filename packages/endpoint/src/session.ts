@@ -25,6 +25,7 @@ import type {
   SessionEvents,
 } from './api.js';
 import { abortable, throwIfAborted } from './abort.js';
+import { claimStream, holdUntilClaimed } from './claim.js';
 import { ServiceRefusedError, ServiceUnknownError, StreamResetError } from './errors.js';
 import {
   checkServiceName,
@@ -196,8 +197,9 @@ export class EmbeddedSession extends TypedEmitter<SessionEvents> implements Brai
     this.command((now) =>
       this.core.streamWrite(now, this.handle, id, encodeServiceRequest(service)),
     );
+    let stream: BraidStream;
     try {
-      return await abortable(opened, options.signal);
+      stream = await abortable(opened, options.signal);
     } catch (err) {
       const slot = this.slots.get(id);
       if (slot?.kind === 'opening') {
@@ -210,6 +212,11 @@ export class EmbeddedSession extends TypedEmitter<SessionEvents> implements Brai
       }
       throw err;
     }
+    // Reset by the peer before this line ran (the accept and the reset handled in one turn):
+    // the reset is the answer. The endpoint hands out events in turns of their own today, so
+    // this guards against a batched receive path as much as against what happens now.
+    if (!claimStream(stream)) throw stream.errored ?? this.closedError();
+    return stream;
   }
 
   sendDatagram(data: Uint8Array): void {
@@ -502,7 +509,9 @@ export class EmbeddedSession extends TypedEmitter<SessionEvents> implements Brai
         return;
       }
       if (progress.state === 'done') {
-        slot.resolve(this.newStream(streamId, slot.service, slot.fin));
+        const stream = this.newStream(streamId, slot.service, slot.fin);
+        holdUntilClaimed(stream);
+        slot.resolve(stream);
         return;
       }
       const read = this.readHeaderBytes(streamId, slot.bytes, progress.need);

@@ -171,3 +171,46 @@ t.test('openStream takes an AbortSignal', async (t) => {
   t.equal((await readAll(last)).toString(), 'after', 'a later stream works');
   for (const s of accepted) s.destroy();
 });
+
+t.test(
+  'a stream reset by its opener while it waits in the backlog is skipped, and throws nothing',
+  async (t) => {
+    const { b, session } = await pair(t);
+    const listener = await b.listen('slow');
+    // Nobody iterates yet: both streams wait in the backlog; the opener gives up on the first.
+    const gone = await session.openStream('slow');
+    gone.on('error', () => undefined);
+    gone.write('never mind');
+    const kept = await session.openStream('slow');
+    kept.end('still here');
+    gone.destroy(Object.assign(new Error('gave up'), { resetCode: 0x42 }));
+    // Before the fix, the queued stream's reset was emitted as an 'error' nobody could listen
+    // to yet, and the process died of it.
+    await new Promise((r) => setTimeout(r, 100));
+    const iterator = listener[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    t.equal(first.value!.streamId, kept.streamId, 'the reset stream was dropped from the backlog');
+    t.equal((await readAll(first.value!)).toString(), 'still here');
+    await listener.close();
+  },
+);
+
+t.test(
+  'a stream the acceptor resets at once: openStream rejects with the reset and its code',
+  async (t) => {
+    const { b, session } = await pair(t);
+    const listener = await b.listen('refusing');
+    // The accept header and the reset leave in the same flush: the reset is the answer.
+    listener.on('stream', (s) => {
+      s.on('error', () => undefined);
+      s.destroy(Object.assign(new Error('not now'), { resetCode: 0x77 }));
+    });
+    for (let i = 0; i < 10; i++)
+      await t.rejects(
+        session.openStream('refusing'),
+        { code: 'ERR_BRAID_STREAM_RESET', message: /code 119/ },
+        `openStream ${i} rejects with the reset`,
+      );
+    await listener.close();
+  },
+);

@@ -90,6 +90,13 @@ export interface IpcConnectionOptions<S extends ProtocolSpec> {
   onEvent?: (name: EventName<S>, data: unknown, stream: IpcStream | undefined) => void;
   /** Builds the error a stream reset by the peer fails with (default `ERR_BRAID_IPC_STREAM_RESET`). */
   resetError?: (error: ErrorBody) => Error;
+  /**
+   * Client only: called with each stream the other side opens (in a response or an event) in
+   * the same turn as its message, before any message behind it (such as its reset) is read.
+   * The SDK holds the stream's errors there until the application has it: a promise hands the
+   * stream over only after Node has emitted the errors of that turn.
+   */
+  onStreamAccepted?: (stream: IpcStream) => void;
   /** The version announced in hello. Default {@link IPC_PROTOCOL_VERSION}; tests change it. */
   protocolVersion?: number;
   /** Largest frame body sent or accepted. Default {@link FRAME_BYTES_MAX} (4 MiB). */
@@ -168,9 +175,9 @@ export class IpcConnection<S extends ProtocolSpec> extends EventEmitter<Connecti
   /** Resolves once the connection is closed (never rejects). */
   readonly closed: Promise<Error | undefined>;
   private readonly options: Required<
-    Omit<IpcConnectionOptions<S>, 'handlers' | 'onEvent' | 'resetError'>
+    Omit<IpcConnectionOptions<S>, 'handlers' | 'onEvent' | 'resetError' | 'onStreamAccepted'>
   > &
-    Pick<IpcConnectionOptions<S>, 'handlers' | 'onEvent' | 'resetError'>;
+    Pick<IpcConnectionOptions<S>, 'handlers' | 'onEvent' | 'resetError' | 'onStreamAccepted'>;
   private readonly decoder: FrameDecoder;
   private readonly streams = new Map<number, IpcStream>();
   private readonly pending = new Map<number, Pending>();
@@ -617,7 +624,9 @@ export class IpcConnection<S extends ProtocolSpec> extends EventEmitter<Connecti
       throw new IpcStreamLimitError(
         `the other side opened more than ${this.options.streamsMax} streams`,
       );
-    return this.registerStream(handle);
+    const stream = this.registerStream(handle);
+    this.options.onStreamAccepted?.(stream);
+    return stream;
   }
 
   /** Closes because of an error: tells the peer why (best effort), then closes. */

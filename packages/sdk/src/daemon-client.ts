@@ -9,6 +9,8 @@ import { createRequire } from 'node:module';
 import {
   QueuedServiceListener,
   SERVICE_NAME_PATTERN,
+  claimStream,
+  holdUntilClaimed,
   ServiceNameError,
   TypedEmitter,
   type Abortable,
@@ -118,6 +120,9 @@ export class DaemonSession extends TypedEmitter<SessionEvents> implements BraidS
       { signal: options.signal },
     );
     if (!stream) throw new DaemonConnectionLostError('braidd answered openStream without a stream');
+    // Reset right behind braidd's answer (the peer refused it at once): the reset is the answer.
+    if (!claimStream(stream))
+      throw stream.errored ?? new DaemonConnectionLostError('the connection to braidd closed');
     return asBraidStream(stream, result.streamId, result.service, this);
   }
 
@@ -245,6 +250,7 @@ export class DaemonClient extends TypedEmitter<ClientEvents> implements BraidCli
       software: `braid-sdk ${SDK_VERSION}`,
       onEvent: (name, data, stream) => this.onEvent(name, data, stream),
       resetError: forwardedResetError,
+      onStreamAccepted: holdUntilClaimed,
     });
     this.connection.on('close', (err) => this.onConnectionClosed(err));
     this.connection.on('warning', (err) => this.reportError(err));

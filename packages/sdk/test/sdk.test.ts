@@ -328,3 +328,105 @@ t.test('an embedded client that is unref-ed lets its process end by itself', asy
   t.equal(out.trim(), 'unref-ed');
   t.same({ code, signal }, { code: 0, signal: null }, 'it exited on its own');
 });
+
+/**
+ * A stand-in for braidd that resets every stream it hands over right behind the message that
+ * hands it over (the response to `openStream`, or a `stream` event), as braidd does when the
+ * peer refuses a stream at once: both reach the SDK in one read of the control socket.
+ */
+async function resettingDaemon(t: Tap): Promise<{
+  socketPath: string;
+  /** Hands a stream of `service` over in an event; `reset`: with its reset right behind. */
+  offer(service: string, reset: boolean): void;
+}> {
+  const socketPath = join(tempDir(t), 'fake.sock');
+  const conns: IpcConnection<typeof controlProtocol>[] = [];
+  const sockets: Socket[] = [];
+  const refused = () =>
+    Object.assign(new Error('stream 4 was reset by the peer (code 1)'), {
+      code: 'ERR_BRAID_STREAM_RESET',
+    });
+  const resetSoon = (stream: { destroy(error: Error): void }) =>
+    setImmediate(() => stream.destroy(refused()));
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    const conn = new IpcConnection(socket, {
+      role: 'server',
+      spec: controlProtocol,
+      software: 'fake braidd',
+      handlers: {
+        status: () => ({
+          eid: 'braid1fake',
+          locators: [],
+          sessions: 0,
+          services: [],
+          uptimeMs: 0,
+          mode: 'daemon' as const,
+          version: '0',
+        }),
+        sessions: () => [],
+        openSession: ({ peer }) => ({ id: 's1', peer, role: 'initiator' as const }),
+        listen: () => null,
+        openStream: ({ service }, { attachStream }) => {
+          const stream = attachStream();
+          stream.on('error', () => undefined);
+          resetSoon(stream);
+          return { streamId: 4, service };
+        },
+      },
+    });
+    conn.on('close', () => undefined);
+    conns.push(conn);
+  });
+  await new Promise<void>((r) => server.listen(socketPath, r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return {
+    socketPath,
+    offer(service, reset) {
+      const stream = conns
+        .at(-1)!
+        .sendEvent('stream', { session: 's1', service, streamId: 4 }, { stream: true })!;
+      stream.on('error', () => undefined);
+      if (reset) resetSoon(stream);
+    },
+  };
+}
+
+t.test(
+  'a stream reset right behind the answer that hands it over: openStream rejects, an iterator skips it, nothing throws',
+  async (t) => {
+    const fake = await resettingDaemon(t);
+    const client = await connect({ socketPath: fake.socketPath });
+    t.teardown(() => client.close());
+    const session = await client.openSession('braid1peer');
+    // Before the fix, Node emitted the reset's 'error' before openStream's caller could listen,
+    // and the process died of it.
+    for (let i = 0; i < 20; i++)
+      await t.rejects(
+        session.openStream('refusing'),
+        { code: 'ERR_BRAID_STREAM_RESET', message: /reset by the peer/ },
+        `openStream ${i} rejects with the reset`,
+      );
+
+    const listener = await client.listen('svc');
+    const iterator = listener[Symbol.asyncIterator]();
+    // An iterator already waiting when the stream and its reset arrive.
+    const waiting = iterator.next();
+    fake.offer('svc', true);
+    fake.offer('svc', false);
+    const first = await waiting;
+    t.equal(first.done, false);
+    t.equal(first.value!.destroyed, false, 'the waiting iterator gets the live stream');
+    // Streams queued before anyone iterates: the one reset meanwhile is dropped.
+    fake.offer('svc', true);
+    fake.offer('svc', false);
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await iterator.next();
+    t.equal(second.value!.destroyed, false, 'the backlog hands over only the live stream');
+    for (const s of [first.value!, second.value!]) s.destroy();
+    await listener.close();
+  },
+);

@@ -108,6 +108,41 @@ export function startBraid(t: Test, socketPath: string, args: readonly string[])
   };
 }
 
+/**
+ * `promise`, or after {@link WAIT_MS_MAX} an error that says what was awaited and, from
+ * `details`, what the processes reported: a hang fails the test with its story, not on tap's
+ * timeout.
+ */
+export async function within<T>(
+  promise: Promise<T>,
+  what: string,
+  details: () => string,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what}: not within ${WAIT_MS_MAX} ms (${details()})`)),
+          WAIT_MS_MAX,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What a forward and an expose reported so far, for a failure message. */
+export function reported(commands: Record<string, BraidCommand>): string {
+  return Object.entries(commands)
+    .map(
+      ([name, c]) => `${name}: ${JSON.stringify(c.events)}; stderr: ${JSON.stringify(c.stderr())}`,
+    )
+    .join('; ');
+}
+
 /** A TCP server on 127.0.0.1 closed at teardown (with its connections). */
 export async function tcpServer(
   t: Test,

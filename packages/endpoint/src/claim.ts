@@ -1,0 +1,35 @@
+/**
+ * A stream handed to the application through a promise or a queue (`openStream`, a listener's
+ * iterator) can be reset by the peer before the application's code has run: the reset and the
+ * accept often arrive in one datagram, or one read of the control socket. Node emits a
+ * stream's `'error'` on the next tick, before any promise continuation runs, so with no
+ * listener yet it would end the process. Until it is claimed, such a stream's error is held
+ * instead (the stream is destroyed and `errored` says why), and whoever hands the stream over
+ * checks it first: `openStream` rejects with the error, an iterator skips the stream.
+ */
+import type { Duplex } from 'node:stream';
+
+const guards = new WeakMap<Duplex, () => void>();
+
+/** Holds `stream`'s errors until {@link claimStream}. */
+export function holdUntilClaimed(stream: Duplex): void {
+  if (guards.has(stream)) return;
+  const guard = () => undefined;
+  guards.set(stream, guard);
+  stream.on('error', guard);
+}
+
+/**
+ * Hands `stream` over: a live stream gets Node's usual error behaviour back (from now on its
+ * errors go to the application's listeners) and true is returned. A stream already destroyed
+ * returns false and keeps the guard, since its `'error'` may still be on its way.
+ */
+export function claimStream(stream: Duplex): boolean {
+  if (stream.destroyed) return false;
+  const guard = guards.get(stream);
+  if (guard) {
+    guards.delete(stream);
+    stream.off('error', guard);
+  }
+  return true;
+}
