@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   LimitError,
+  StreamCode,
   type BraidSession,
   type BraidStream,
   type ServiceListener,
@@ -72,6 +73,15 @@ export function bridgeStreams(ipc: IpcStream, braid: Duplex): void {
   };
   ipc.on('close', abandon(ipc, braid));
   braid.on('close', abandon(braid, ipc));
+}
+
+/**
+ * Abandons a stream braidd cannot hand on: its peer sees it reset with `code`. A bare
+ * `destroy()` would end it cleanly instead (FIN), an empty stream that looks served.
+ */
+function refuseStream(stream: Duplex, error: Error, code: number): void {
+  stream.on('error', () => undefined);
+  stream.destroy(Object.assign(error, { resetCode: code }));
 }
 
 export class ControlServer {
@@ -301,7 +311,7 @@ export class ControlServer {
         try {
           ipc = attachStream();
         } catch (err) {
-          braid.destroy();
+          refuseStream(braid, err as Error, StreamCode.SERVICE_ABANDONED);
           throw err;
         }
         bridgeStreams(ipc, braid);
@@ -324,9 +334,16 @@ export class ControlServer {
         { service, session: stream.session.id, err: (err as Error).message },
         'incoming stream refused: the app has too many streams open',
       );
+      refuseStream(stream, err as Error, StreamCode.SERVICE_REFUSED);
+      return;
     }
+    // The connection closed under us: nobody will serve the stream.
     if (!ipc) {
-      stream.destroy();
+      refuseStream(
+        stream,
+        new ServiceNotRegisteredError(`the app serving ${service} is gone`),
+        StreamCode.SERVICE_REFUSED,
+      );
       return;
     }
     bridgeStreams(ipc, stream);

@@ -2,7 +2,8 @@ import t from 'tap';
 import { once } from 'node:events';
 import { request } from 'node:http';
 import { Eid } from '@braid/protocol';
-import type { BraidSession, DaemonSession, PathStats } from '@braid/sdk';
+import { STREAMS_MAX as IPC_STREAMS_MAX } from '@braid/ipc';
+import type { BraidSession, BraidStream, DaemonSession, PathStats } from '@braid/sdk';
 import {
   codeOf,
   content,
@@ -11,7 +12,7 @@ import {
   startPair,
   startTestDaemon,
 } from './support/pair.js';
-import { connect } from '@braid/sdk';
+import { connect, embedded } from '@braid/sdk';
 
 /** Sessions find their extra paths within a few probe intervals: wait for two active ones. */
 async function twoActivePaths(session: BraidSession): Promise<PathStats[]> {
@@ -110,6 +111,52 @@ t.test('a stream to a service nobody registered is refused, and the opener sees 
   const l = await appB.listen('ephemeral');
   await l.close();
 });
+
+t.test(
+  'a stream braidd cannot hand to its app (the app holds 128 streams) is refused with SERVICE_REFUSED',
+  async (t) => {
+    const b = await startTestDaemon(t, { allow: 'open' });
+    const app = await connect({ socketPath: b.daemon.socketPath });
+    t.teardown(() => app.close());
+    const held: BraidStream[] = [];
+    const listener = await app.listen('many');
+    listener.on('stream', (s) => held.push(s));
+    // The opener runs its own endpoint: through braidd it would meet its own 128 first.
+    const opener = await embedded({ bind: ['127.0.0.1:0'] });
+    t.teardown(() => opener.close());
+    const session = await opener.openSession(b.daemon.eid, { locators: b.daemon.locators });
+    const opened: BraidStream[] = [];
+    for (let i = 0; i < IPC_STREAMS_MAX; i++) {
+      const s = await session.openStream('many');
+      s.write('x');
+      opened.push(s);
+    }
+    t.ok(await eventually(() => held.length === IPC_STREAMS_MAX), 'the app holds 128 streams');
+    // One more: braidd has no room on the app's connection. The opener must see a refusal (it
+    // saw a cancel, code 0, before: braidd ended the stream as if it had been served).
+    const outcome = await session.openStream('many').then(
+      (s) =>
+        new Promise<unknown>((resolve) => {
+          s.on('error', resolve);
+          s.on('end', () => resolve('ended cleanly'));
+          s.resume();
+        }),
+      (e: unknown) => e,
+    );
+    // Refused with SERVICE_REFUSED: seen while the stream is opening when the reset comes with
+    // the accept, as a reset of the open stream when it comes later.
+    t.match(
+      outcome,
+      (outcome as { code?: string }).code === 'ERR_BRAID_SERVICE_REFUSED'
+        ? { name: 'ServiceRefusedError' }
+        : { code: 'ERR_BRAID_STREAM_RESET', message: /code 258/ },
+      `refused (${String(outcome)})`,
+    );
+    t.ok(b.logs.has(/incoming stream refused: the app has too many streams open/), 'logged');
+    for (const s of [...opened, ...held]) s.destroy();
+    await listener.close();
+  },
+);
 
 t.test('the allowlist refuses unknown peers until open mode is switched on', async (t) => {
   const { b } = await startPair(t, { metrics: { enabled: true, listen: '127.0.0.1:0' } });
