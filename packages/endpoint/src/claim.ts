@@ -1,7 +1,9 @@
 /**
  * A stream handed to the application through a promise or a queue (`openStream`, a listener's
- * iterator) can be reset by the peer before the application's code has run: the reset and the
- * accept often arrive in one datagram, or one read of the control socket. Node emits a
+ * iterator) can be reset by the peer before the application's code has run: through braidd,
+ * one read of the control socket often holds both the answer that hands the stream over and
+ * the reset behind it (a peer that refuses at once), and a queued stream may wait long enough
+ * for its opener to give up. Node emits a
  * stream's `'error'` on the next tick, before any promise continuation runs, so with no
  * listener yet it would end the process. Until it is claimed, such a stream's error is held
  * instead (the stream is destroyed and `errored` says why), and whoever hands the stream over
