@@ -145,6 +145,46 @@ t.test('stop-sending by the peer: the writer fails with ERR_BRAID_STREAM_STOPPED
   t.equal(e.resetCode, 7);
 });
 
+t.test(
+  'a reader that ended its half long ago and then gives up: the writer still fails with ERR_BRAID_STREAM_STOPPED',
+  async (t) => {
+    // The shape of a download whose client left (`braid forward`): the request's end was sent
+    // and acknowledged long before the reader stopped. The protocol used to free the stream
+    // before its STOP_SENDING went out, and the writer waited on a closed window for good.
+    const { b, session } = await pair(t);
+    const listener = await b.listen('endless');
+    const writerFailed = new Promise<Error & { code?: string; resetCode?: number }>((resolve) =>
+      listener.on('stream', (stream) => {
+        stream.on('error', resolve);
+        stream.resume();
+        const chunk = Buffer.alloc(64 * 1024);
+        const pump = () => {
+          while (!stream.destroyed && stream.write(chunk));
+        };
+        stream.on('drain', pump);
+        pump();
+      }),
+    );
+    const stream = await session.openStream('endless');
+    stream.on('error', () => undefined); // its own destroy(error) below
+    stream.end();
+    let read = 0;
+    await new Promise<void>((resolve) =>
+      stream.on('data', (c: Buffer) => {
+        read += c.length;
+        if (read > 2_000_000) {
+          stream.pause();
+          resolve();
+        }
+      }),
+    );
+    stream.destroy(Object.assign(new Error('gone'), { resetCode: 9 }));
+    const e = await writerFailed;
+    t.equal(e.code, 'ERR_BRAID_STREAM_STOPPED');
+    t.equal(e.resetCode, 9);
+  },
+);
+
 t.test('openStream takes an AbortSignal', async (t) => {
   const { b, session } = await pair(t);
   const listener = await b.listen('slow');

@@ -260,6 +260,49 @@ t.test('STOP_SENDING: the writer sees stream_stopped with the code', async (t) =
   t.equal(p.b.sessionInfo(b).state, 'established');
 });
 
+t.test(
+  'STOP_SENDING after our own half ended still reaches the writer, which resets; then the stream is freed',
+  async (t) => {
+    // a asks and ends its half (a request), b answers with more than a's window, a reads some
+    // and gives up. a's half is done, so stopping finished the stream on a's side: it used to be
+    // freed before its STOP_SENDING went out, and b wrote into a closed window for good.
+    const { p, a, b } = await connected(109);
+    const ra = new Reader(p, 'a', a);
+    const rb = new Reader(p, 'b', b);
+    const sid = p.a.openStream(p.now, a);
+    p.a.streamWrite(p.now, a, sid, payload(100, 9));
+    p.a.streamEnd(p.now, a, sid);
+    p.run(p.now + 1_000, rb.tap());
+    t.ok(rb.record(sid).fin, 'b read the request and its end');
+    const answer = payload(2_000_000, 10);
+    const taken = p.b.streamWrite(p.now, b, sid, answer);
+    p.run(p.now + 1_000, ra.tap());
+    t.ok(ra.record(sid).bytes > 0, 'a read part of the answer');
+    p.a.streamStopSending(p.now, a, sid, 77);
+    p.run(p.now + 1_000, readBoth(ra, rb));
+    t.same(
+      eventsOf(p, 'b', 'stream_stopped').map((e) => [e.streamId, e.code]),
+      [[sid, 77]],
+      'the writer was told to stop',
+    );
+    t.same(closedStreams(p, 'a'), [sid], 'freed on a once b reset its half');
+    t.same(closedStreams(p, 'b'), [sid], 'and on b');
+    t.throws(() => p.b.streamWrite(p.now, b, sid, new Uint8Array(1)), {
+      code: 'ERR_BRAID_UNKNOWN_STREAM',
+    });
+    t.ok(taken > 0 && taken < answer.length, 'b had more to send than a took');
+    // Session flow control came out even: a new stream carries a full window's worth.
+    const next = p.b.openStream(p.now, b);
+    const more = payload(300_000, 11);
+    let written = 0;
+    for (let turn = 0; turn < 50 && written < more.length; turn++) {
+      written += p.b.streamWrite(p.now, b, next, more.subarray(written));
+      p.run(p.now + 200, readBoth(ra, rb));
+    }
+    t.equal(ra.record(next).bytes, more.length, 'a new stream still gets every byte through');
+  },
+);
+
 t.test('openStream beyond the peer limit throws; streams_available follows', async (t) => {
   const { p, a, b } = await connected(108, {}, { maxStreams: 4 });
   const ra = new Reader(p, 'a', a);

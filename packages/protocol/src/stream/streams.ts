@@ -274,8 +274,10 @@ export class Streams {
         if (grew instanceof StreamViolation) return grew;
         const v = this.receiveCredit(grew);
         if (v) return v;
-        if (s.recv.stopCode !== undefined) this.consume(grew);
-        else if (s.recv.hasNews && !s.readableSignalled) {
+        if (s.recv.stopCode !== undefined) {
+          this.consume(grew);
+          this.maybeFree(s);
+        } else if (s.recv.hasNews && !s.readableSignalled) {
           s.readableSignalled = true;
           this.events.push({ kind: 'stream_readable', streamId: s.id });
         }
@@ -291,8 +293,10 @@ export class Streams {
         if (grew instanceof StreamViolation) return grew;
         const v = this.receiveCredit(grew);
         if (v) return v;
-        if (s.recv.stopCode !== undefined) this.consume(grew);
-        else if (!alreadyReset && s.recv.resetCode !== undefined) {
+        if (s.recv.stopCode !== undefined) {
+          this.consume(grew);
+          this.maybeFree(s);
+        } else if (!alreadyReset && s.recv.resetCode !== undefined) {
           this.consume(unread + grew);
           s.recv.acknowledgeReset();
           this.events.push({ kind: 'stream_reset', streamId: s.id, code: frame.code });
@@ -662,6 +666,12 @@ export class Streams {
 
   private maybeFree(s: Stream): void {
     if (s.send.state !== 'done' || !s.recv.finished) return;
+    // Stopped, and the peer has not told its final size (its RESET_STREAM, or the FIN): the
+    // stream stays until it does, so our STOP_SENDING goes out (and again if lost) and what the
+    // peer still sends counts against session flow control (RFC 9000 §3.5, §4.5). Freed now,
+    // the STOP_SENDING would be dropped unsent and the peer would write into a closed window
+    // for good.
+    if (s.recv.stopCode !== undefined && s.recv.finalSize === undefined) return;
     this.streams.delete(s.id);
     this.maxStreamDataPending.delete(s.id);
     this.streamBlockedPending.delete(s.id);
