@@ -16,6 +16,7 @@ import {
   reported,
   sha256,
   startBraid,
+  streamLogs,
   tcpExchange,
   tcpServer,
   within,
@@ -176,7 +177,7 @@ t.test('the target resets mid-stream: the client sees the connection reset', asy
 });
 
 t.test('the client goes away mid-download: the target’s connection is closed', async (t) => {
-  const daemons = await twoDaemons(t);
+  const daemons = await twoDaemons(t, { log: { level: 'debug', format: 'json' } });
   let targetClosed!: (hadError: boolean) => void;
   const closedAtTarget = new Promise<boolean>((r) => (targetClosed = r));
   const server = await tcpServer(t, (socket) => {
@@ -196,8 +197,10 @@ t.test('the client goes away mid-download: the target’s connection is closed',
     },
   });
   t.ok(r.bytes.length > 2_000_000, 'data flowed until the client left');
-  await within(closedAtTarget, 'the target’s connection closing', () =>
-    reported({ forward, expose }),
+  await within(
+    closedAtTarget,
+    'the target’s connection closing',
+    async () => `${reported({ forward, expose })}; ${await streamLogs(daemons)}`,
   );
   t.pass('the target’s connection closed');
 });

@@ -61,8 +61,12 @@ interface ControlClient {
   logger: Logger;
 }
 
-/** Joins an IPC stream and a Braid stream: bytes both ways, ends and errors carried across. */
-export function bridgeStreams(ipc: IpcStream, braid: Duplex): void {
+/**
+ * Joins an IPC stream and a Braid stream: bytes both ways, ends and errors carried across.
+ * With a `logger`, how it ended goes to the debug log once both sides have closed: each side's
+ * ends and the first error of each, so an operator can tell a reset from a clean end.
+ */
+export function bridgeStreams(ipc: IpcStream, braid: Duplex, logger?: Logger): void {
   ipc.pipe(braid);
   braid.pipe(ipc);
   ipc.on('error', (err) => braid.destroy(err));
@@ -73,6 +77,29 @@ export function bridgeStreams(ipc: IpcStream, braid: Duplex): void {
   };
   ipc.on('close', abandon(ipc, braid));
   braid.on('close', abandon(braid, ipc));
+  if (logger?.isLevelEnabled('debug')) logBridge(ipc, braid, logger);
+}
+
+function logBridge(ipc: IpcStream, braid: Duplex, logger: Logger): void {
+  const errors: { app?: string; peer?: string } = {};
+  const codeOf = (err: Error) => (err as { code?: string }).code ?? err.message;
+  ipc.once('error', (err) => (errors.app ??= codeOf(err)));
+  braid.once('error', (err) => (errors.peer ??= codeOf(err)));
+  const side = (s: Duplex) => ({ ended: s.readableEnded, finished: s.writableFinished });
+  let open = 2;
+  const closed = () => {
+    if (--open > 0) return;
+    logger.debug(
+      {
+        app: { ...side(ipc), bytesIn: ipc.bytesReceived, bytesOut: ipc.bytesSent },
+        peer: side(braid),
+        errors,
+      },
+      'stream closed',
+    );
+  };
+  ipc.once('close', closed);
+  braid.once('close', closed);
 }
 
 /**
@@ -314,7 +341,7 @@ export class ControlServer {
           refuseStream(braid, err as Error, StreamCode.SERVICE_ABANDONED);
           throw err;
         }
-        bridgeStreams(ipc, braid);
+        bridgeStreams(ipc, braid, client.logger.child({ stream: braid.streamId, service }));
         return { streamId: braid.streamId, service };
       },
     };
@@ -346,7 +373,7 @@ export class ControlServer {
       );
       return;
     }
-    bridgeStreams(ipc, stream);
+    bridgeStreams(ipc, stream, client.logger.child({ stream: stream.streamId, service }));
   }
 
   /** Stops taking requests; closes every control connection. */

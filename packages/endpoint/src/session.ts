@@ -550,6 +550,10 @@ export class EmbeddedSession extends TypedEmitter<SessionEvents> implements Brai
   /** A peer's reset or STOP_SENDING on a stream in any state. */
   private onStreamAbort(streamId: number, code: number, wasReset: boolean): void {
     const slot = this.slots.get(streamId);
+    this.logger.debug(
+      { stream: streamId, code, state: slot?.kind ?? 'gone' },
+      wasReset ? 'stream reset by the peer' : 'stream stopped by the peer',
+    );
     if (!slot) return;
     if (slot.kind === 'open') {
       if (wasReset) slot.stream.onReset(code);
@@ -584,6 +588,7 @@ export class EmbeddedSession extends TypedEmitter<SessionEvents> implements Brai
     receive: boolean,
   ): void {
     if (this.closedWith) return;
+    this.logger.debug({ stream: streamId, code, send, stop: receive }, 'stream abandoned');
     const now = this.runtime.now();
     // Either half may be finished (and the stream freed) already: that is not an error here.
     if (send !== 'none')

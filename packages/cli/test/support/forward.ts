@@ -4,6 +4,7 @@
  * client that collects what it reads.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -116,22 +117,41 @@ export function startBraid(t: Test, socketPath: string, args: readonly string[])
 export async function within<T>(
   promise: Promise<T>,
   what: string,
-  details: () => string,
+  details: () => string | Promise<string>,
 ): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`${what}: not within ${WAIT_MS_MAX} ms (${details()})`)),
-          WAIT_MS_MAX,
-        );
+        timer = setTimeout(() => {
+          void Promise.resolve(details()).then((d) =>
+            reject(new Error(`${what}: not within ${WAIT_MS_MAX} ms (${d})`)),
+          );
+        }, WAIT_MS_MAX);
       }),
     ]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Each daemon's stream lines (run them at `debug`) and everything at info and above, the last
+ * 30 of them, for a failure message.
+ */
+export async function streamLogs(
+  daemons: readonly { name: string; logPath: string }[],
+): Promise<string> {
+  const parts: string[] = [];
+  for (const d of daemons) {
+    const text = await readFile(d.logPath, 'utf8').catch(() => '');
+    const lines = text
+      .split('\n')
+      .filter((l) => /"msg":"stream /.test(l) || /"level":[3-6]0/.test(l));
+    parts.push(`braidd ${d.name}: ${lines.slice(-30).join(' | ') || '(nothing logged)'}`);
+  }
+  return parts.join('; ');
 }
 
 /** What a forward and an expose reported so far, for a failure message. */
