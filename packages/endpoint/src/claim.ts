@@ -11,14 +11,12 @@
  */
 import type { Duplex } from 'node:stream';
 
-const guards = new WeakMap<Duplex, () => void>();
+/** The guard: one listener shared by every held stream (and added once, however often held). */
+const held = (): void => undefined;
 
 /** Holds `stream`'s errors until {@link claimStream}. */
 export function holdUntilClaimed(stream: Duplex): void {
-  if (guards.has(stream)) return;
-  const guard = () => undefined;
-  guards.set(stream, guard);
-  stream.on('error', guard);
+  if (!stream.listeners('error').includes(held)) stream.on('error', held);
 }
 
 /**
@@ -28,10 +26,6 @@ export function holdUntilClaimed(stream: Duplex): void {
  */
 export function claimStream(stream: Duplex): boolean {
   if (stream.destroyed) return false;
-  const guard = guards.get(stream);
-  if (guard) {
-    guards.delete(stream);
-    stream.off('error', guard);
-  }
+  stream.off('error', held);
   return true;
 }

@@ -6,7 +6,13 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, type Daemon } from '@braid/daemon';
-import { IPC_PROTOCOL_VERSION, IpcConnection, controlProtocol } from '@braid/ipc';
+import {
+  IPC_PROTOCOL_VERSION,
+  IpcConnection,
+  controlProtocol,
+  type ControlProtocol,
+  type IpcConnectionOptions,
+} from '@braid/ipc';
 import { connect, embedded, type BraidClient, type DaemonClient } from '@braid/sdk';
 
 type Tap = { teardown(fn: () => unknown): void };
@@ -182,6 +188,31 @@ t.test('a reader that stops holds the writer back through both daemons', async (
   t.ok(got.equals(content(0, written)), 'byte-exact once the reader resumes');
 });
 
+/**
+ * A stand-in for braidd on a Unix socket in a temporary directory: every connection is an
+ * `IpcConnection` with `options` (its software, version, handlers). Closed at teardown.
+ */
+async function fakeBraidd(
+  t: Tap,
+  options: Omit<IpcConnectionOptions<ControlProtocol>, 'role' | 'spec'>,
+): Promise<{ socketPath: string; connections: IpcConnection<ControlProtocol>[] }> {
+  const socketPath = join(tempDir(t), 'fake.sock');
+  const connections: IpcConnection<ControlProtocol>[] = [];
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    const conn = new IpcConnection(socket, { ...options, role: 'server', spec: controlProtocol });
+    conn.on('close', () => undefined);
+    connections.push(conn);
+  });
+  await new Promise<void>((r) => server.listen(socketPath, r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return { socketPath, connections };
+}
+
 t.test(
   'connect: a clear error when the daemon is not there, or speaks another version',
   async (t) => {
@@ -198,24 +229,11 @@ t.test(
       code: 'ERR_BRAID_ABORTED',
     });
     // A "daemon" from the future.
-    const future = join(dir, 'future.sock');
-    const sockets: Socket[] = [];
-    const server = createServer((socket) => {
-      sockets.push(socket);
-      const conn = new IpcConnection(socket, {
-        role: 'server',
-        spec: controlProtocol,
-        software: 'braidd 9.0.0',
-        protocolVersion: IPC_PROTOCOL_VERSION + 1,
-      });
-      conn.on('close', () => undefined);
+    const future = await fakeBraidd(t, {
+      software: 'braidd 9.0.0',
+      protocolVersion: IPC_PROTOCOL_VERSION + 1,
     });
-    await new Promise<void>((r) => server.listen(future, r));
-    t.teardown(() => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    });
-    await t.rejects(connect({ socketPath: future }), {
+    await t.rejects(connect({ socketPath: future.socketPath }), {
       code: 'ERR_BRAID_IPC_VERSION',
       message: /braidd 9\.0\.0 speaks control protocol version 2 but braid-sdk .* speaks version 1/,
     });
@@ -339,49 +357,34 @@ async function resettingDaemon(t: Tap): Promise<{
   /** Hands a stream of `service` over in an event; `reset`: with its reset right behind. */
   offer(service: string, reset: boolean): void;
 }> {
-  const socketPath = join(tempDir(t), 'fake.sock');
-  const conns: IpcConnection<typeof controlProtocol>[] = [];
-  const sockets: Socket[] = [];
   const refused = () =>
     Object.assign(new Error('stream 4 was reset by the peer (code 1)'), {
       code: 'ERR_BRAID_STREAM_RESET',
     });
   const resetSoon = (stream: { destroy(error: Error): void }) =>
     setImmediate(() => stream.destroy(refused()));
-  const server = createServer((socket) => {
-    sockets.push(socket);
-    const conn = new IpcConnection(socket, {
-      role: 'server',
-      spec: controlProtocol,
-      software: 'fake braidd',
-      handlers: {
-        status: () => ({
-          eid: 'braid1fake',
-          locators: [],
-          sessions: 0,
-          services: [],
-          uptimeMs: 0,
-          mode: 'daemon' as const,
-          version: '0',
-        }),
-        sessions: () => [],
-        openSession: ({ peer }) => ({ id: 's1', peer, role: 'initiator' as const }),
-        listen: () => null,
-        openStream: ({ service }, { attachStream }) => {
-          const stream = attachStream();
-          stream.on('error', () => undefined);
-          resetSoon(stream);
-          return { streamId: 4, service };
-        },
+  const { socketPath, connections: conns } = await fakeBraidd(t, {
+    software: 'fake braidd',
+    handlers: {
+      status: () => ({
+        eid: 'braid1fake',
+        locators: [],
+        sessions: 0,
+        services: [],
+        uptimeMs: 0,
+        mode: 'daemon' as const,
+        version: '0',
+      }),
+      sessions: () => [],
+      openSession: ({ peer }) => ({ id: 's1', peer, role: 'initiator' as const }),
+      listen: () => null,
+      openStream: ({ service }, { attachStream }) => {
+        const stream = attachStream();
+        stream.on('error', () => undefined);
+        resetSoon(stream);
+        return { streamId: 4, service };
       },
-    });
-    conn.on('close', () => undefined);
-    conns.push(conn);
-  });
-  await new Promise<void>((r) => server.listen(socketPath, r));
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
+    },
   });
   return {
     socketPath,
