@@ -23,6 +23,7 @@ export class JsSocket implements DgramExtSocket {
     batchedReceive: false,
     dontFragment: false,
   };
+  readonly fd = -1;
   private closed = false;
   private readonly counters: DgramExtStats;
 

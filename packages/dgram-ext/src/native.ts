@@ -96,6 +96,7 @@ export class NativeSocket implements DgramExtSocket {
   readonly features: DgramExtFeatures;
   private readonly handle: object;
   private closed = false;
+  private readonly openFd: number;
   /** Handed to onBatch, refilled for each batch: one object per socket, not per read. */
   private readonly batch: ReceivedBatch;
 
@@ -143,7 +144,8 @@ export class NativeSocket implements DgramExtSocket {
         (errno, syscall) => onError?.(new DgramExtError(errno, syscall)),
       ),
     );
-    const [, , , gso] = binding.info(this.handle);
+    const [, , fd, gso] = binding.info(this.handle);
+    this.openFd = fd;
     this.features = {
       gso: gso === 1,
       gro,
@@ -151,6 +153,10 @@ export class NativeSocket implements DgramExtSocket {
       batchedReceive: true,
       dontFragment: options.dontFragment ?? false,
     };
+  }
+
+  get fd(): number {
+    return this.closed ? -1 : this.openFd;
   }
 
   address(): { address: string; port: number } {

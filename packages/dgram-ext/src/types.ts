@@ -78,6 +78,8 @@ export interface DgramExtStats {
 export interface DgramExtSocket {
   readonly implementation: 'native' | 'js';
   readonly features: DgramExtFeatures;
+  /** The socket's file descriptor (native), -1 once closed or in the js implementation. */
+  readonly fd: number;
   address(): { address: string; port: number };
   /**
    * One datagram. The native implementation sends now and throws a DgramExtError (EAGAIN
