@@ -4,7 +4,7 @@
 // command. Exits 0 without an addon when the platform or the toolchain is missing (the package
 // then runs on its node:dgram fallback) unless --strict is given.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
@@ -33,8 +33,19 @@ const uvInclude = [
 ].find((dir) => existsSync(join(dir, 'uv.h')));
 if (!uvInclude) giveUp("Node's headers (uv.h) not found");
 
+const source = join(root, 'src', 'dgram_ext.c');
+const output = join(root, 'build', 'dgram_ext.node');
+// Up to date: nothing to do (the root build, test and demo scripts all run this).
+if (
+  !process.argv.includes('--force') &&
+  existsSync(output) &&
+  statSync(output).mtimeMs >= statSync(source).mtimeMs
+)
+  process.exit(0);
 const cc = process.env.CC ?? 'cc';
 mkdirSync(join(root, 'build'), { recursive: true });
+// Written aside and renamed into place: a process that has the old addon loaded keeps its copy.
+const temporary = `${output}.${process.pid}.tmp`;
 const args = [
   '-O2',
   '-shared',
@@ -44,12 +55,14 @@ const args = [
   '-DNODE_GYP_MODULE_NAME=dgram_ext',
   `-I${napiInclude}`,
   `-I${uvInclude}`,
-  join(root, 'src', 'dgram_ext.c'),
+  source,
   '-o',
-  join(root, 'build', 'dgram_ext.node'),
+  temporary,
 ];
 try {
   execFileSync(cc, args, { stdio: 'inherit' });
+  renameSync(temporary, output);
 } catch (err) {
+  rmSync(temporary, { force: true });
   giveUp(`${cc} failed: ${err.message}`);
 }

@@ -49,9 +49,11 @@ typedef struct {
   int closing;
   int handle_closed;
   int finalized;
+  int want_writable; // a send met EAGAIN: poll for writability, then call on_writable once
   uv_poll_t poll;
   napi_ref on_batch;
   napi_ref on_error;
+  napi_ref on_writable;
   napi_ref recv_memory; // the JS Uint8Array the datagrams are read into
   napi_ref segments_memory; // the JS Uint32Array of (offset, length) pairs
   napi_async_context async_context;
@@ -106,10 +108,11 @@ static void release_js(sock_t *s) {
   napi_env env = s->env;
   if (s->on_batch) napi_delete_reference(env, s->on_batch);
   if (s->on_error) napi_delete_reference(env, s->on_error);
+  if (s->on_writable) napi_delete_reference(env, s->on_writable);
   if (s->recv_memory) napi_delete_reference(env, s->recv_memory);
   if (s->segments_memory) napi_delete_reference(env, s->segments_memory);
   if (s->async_context) napi_async_destroy(env, s->async_context);
-  s->on_batch = s->on_error = s->recv_memory = s->segments_memory = NULL;
+  s->on_batch = s->on_error = s->on_writable = s->recv_memory = s->segments_memory = NULL;
   s->async_context = NULL;
 }
 
@@ -244,7 +247,6 @@ static void deliver(sock_t *s, int n) {
 }
 
 static void on_poll(uv_poll_t *handle, int status, int events) {
-  (void)events;
   sock_t *s = handle->data;
   if (s->closing) return;
   napi_handle_scope scope;
@@ -252,6 +254,14 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   if (status < 0) {
     report_error(s, -status, "uv_poll");
   } else {
+    if ((events & UV_WRITABLE) && s->want_writable) {
+      // Writable once: back to reads only, then tell JavaScript, which sends what it holds.
+      s->want_writable = 0;
+      uv_poll_start(&s->poll, UV_READABLE, on_poll);
+      call_js(s, s->on_writable, 0, NULL);
+    }
+  }
+  if (status >= 0 && (events & UV_READABLE)) {
     for (uint32_t reads = 0; reads < s->reads_per_wake && !s->closing; reads++) {
       for (uint32_t i = 0; i < s->slots; i++) {
         struct msghdr *h = &s->msgs[i].msg_hdr;
@@ -329,17 +339,18 @@ static sock_t *get_sock(napi_env env, napi_value v) {
 }
 
 // open(family, address, port, gro, dontFragment, recvBufferSize, sendBufferSize, device,
-//      recvMemory, slotBytes, segments, readsPerWake, onBatch, onError) -> external
+//      recvMemory, slotBytes, segments, readsPerWake, onBatch, onError, onWritable, v6Only)
+//   -> external
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 14;
-  napi_value argv[14];
+  size_t argc = 16;
+  napi_value argv[16];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 14) return throw_errno(env, EINVAL, "open");
-  uint32_t family, gro, dont_fragment, rcvbuf, sndbuf, slot_bytes, reads_per_wake;
+  if (argc < 16) return throw_errno(env, EINVAL, "open");
+  uint32_t family, gro, dont_fragment, rcvbuf, sndbuf, slot_bytes, reads_per_wake, v6only;
   if (get_u32(env, argv[0], &family) || get_u32(env, argv[3], &gro) ||
       get_u32(env, argv[4], &dont_fragment) || get_u32(env, argv[5], &rcvbuf) ||
       get_u32(env, argv[6], &sndbuf) || get_u32(env, argv[9], &slot_bytes) ||
-      get_u32(env, argv[11], &reads_per_wake))
+      get_u32(env, argv[11], &reads_per_wake) || get_u32(env, argv[15], &v6only))
     return throw_errno(env, EINVAL, "open");
   uint8_t *recv, *segments_bytes;
   size_t recv_len, segments_len;
@@ -384,7 +395,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     if (setsockopt(s->fd, level, name, &mode, sizeof mode)) failed = "setsockopt MTU_DISCOVER";
   }
   if (!failed && s->family == AF_INET6 &&
-      setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero))
+      setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? &one : &zero, sizeof one))
     failed = "setsockopt IPV6_V6ONLY";
   napi_valuetype device_type;
   napi_typeof(env, argv[7], &device_type);
@@ -435,6 +446,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[10], 1, &s->segments_memory);
   napi_create_reference(env, argv[12], 1, &s->on_batch);
   napi_create_reference(env, argv[13], 1, &s->on_error);
+  napi_create_reference(env, argv[14], 1, &s->on_writable);
   napi_value resource_name;
   napi_create_string_utf8(env, "BraidDgramExt", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, NULL, resource_name, &s->async_context);
@@ -482,6 +494,19 @@ static napi_value js_set_ref(napi_env env, napi_callback_info info) {
     uv_ref((uv_handle_t *)&s->poll);
   else
     uv_unref((uv_handle_t *)&s->poll);
+  return NULL;
+}
+
+// wantWritable(sock): after a send met EAGAIN, call onWritable once the socket can send again.
+static napi_value js_want_writable(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t *s = get_sock(env, argv[0]);
+  if (!s || s->closing || s->want_writable) return NULL;
+  int rc = uv_poll_start(&s->poll, UV_READABLE | UV_WRITABLE, on_poll);
+  if (rc != 0) return throw_errno(env, -rc, "uv_poll_start");
+  s->want_writable = 1;
   return NULL;
 }
 
@@ -689,6 +714,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
       {"sendSegments", NULL, js_send_segments, NULL, NULL, NULL, napi_default, NULL},
       {"sendBatch", NULL, js_send_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"wantWritable", NULL, js_want_writable, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value limits;
   napi_create_object(env, &limits);

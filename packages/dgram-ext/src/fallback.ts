@@ -30,6 +30,7 @@ export class JsSocket implements DgramExtSocket {
   private constructor(
     private readonly socket: Socket,
     counters: DgramExtStats,
+    private readonly onWritable: (() => void) | undefined,
   ) {
     this.counters = counters;
   }
@@ -37,6 +38,7 @@ export class JsSocket implements DgramExtSocket {
   static async open(options: DgramExtSocketOptions): Promise<JsSocket> {
     const socket = createSocket({
       type: options.type,
+      ...(options.type === 'udp6' && options.ipv6Only ? { ipv6Only: true } : {}),
       ...(options.recvBufferSize ? { recvBufferSize: options.recvBufferSize } : {}),
       ...(options.sendBufferSize ? { sendBufferSize: options.sendBufferSize } : {}),
     });
@@ -72,7 +74,7 @@ export class JsSocket implements DgramExtSocket {
     });
     await bound;
     socket.on('error', (err) => options.onError?.(err));
-    return new JsSocket(socket, counters);
+    return new JsSocket(socket, counters, options.onWritable);
   }
 
   address(): { address: string; port: number } {
@@ -107,6 +109,12 @@ export class JsSocket implements DgramExtSocket {
     if (datagrams.length > BATCH_MAX) throw new DgramExtError(-90, 'send');
     for (const d of datagrams) this.send(d, port, address);
     return datagrams.length;
+  }
+
+  wantWritable(): void {
+    setImmediate(() => {
+      if (!this.closed) this.onWritable?.();
+    });
   }
 
   ref(): void {

@@ -26,6 +26,8 @@ export interface Binding {
     readsPerWake: number,
     onBatch: (count: number, address: string, port: number) => void,
     onError: (errno: number, syscall: string) => void,
+    onWritable: () => void,
+    v6Only: number,
   ): object;
   close(handle: object): void;
   setRef(handle: object, ref: boolean): void;
@@ -46,6 +48,7 @@ export interface Binding {
     port: number,
     address: string,
   ): SendResult;
+  wantWritable(handle: object): void;
 }
 
 type SendResult = number | [number, number];
@@ -119,6 +122,7 @@ export class NativeSocket implements DgramExtSocket {
     this.batch = { data: memory, segments, count: 0, address: '', port: 0 };
     const onBatch = options.onBatch;
     const onError = options.onError;
+    const onWritable = options.onWritable;
     const batch = this.batch;
     const family = options.type === 'udp6' ? 6 : 4;
     this.handle = openOrThrow(() =>
@@ -142,6 +146,8 @@ export class NativeSocket implements DgramExtSocket {
           onBatch(batch);
         },
         (errno, syscall) => onError?.(new DgramExtError(errno, syscall)),
+        () => onWritable?.(),
+        options.ipv6Only ? 1 : 0,
       ),
     );
     const [, , fd, gso] = binding.info(this.handle);
@@ -179,6 +185,10 @@ export class NativeSocket implements DgramExtSocket {
     const r = this.binding.sendBatch(this.handle, datagrams, port, address);
     if (typeof r === 'number') return r;
     throw this.sendError(r, 'sendmmsg', address);
+  }
+
+  wantWritable(): void {
+    if (!this.closed) this.binding.wantWritable(this.handle);
   }
 
   stats(): DgramExtStats {

@@ -24,6 +24,10 @@ export interface DgramExtSocketOptions {
   onBatch: (batch: ReceivedBatch) => void;
   /** Receive errors, and in the `js` implementation send errors too. Default: ignored. */
   onError?: (error: Error) => void;
+  /** Called once after {@link DgramExtSocket.wantWritable}, when the socket can send again. */
+  onWritable?: () => void;
+  /** udp6 only: refuse IPv4 (IPV6_V6ONLY). Default false (dual stack, as node:dgram). */
+  ipv6Only?: boolean;
   /**
    * UDP GRO on receive (Linux ≥ 5.0): a train of GSO datagrams from one sender arrives in
    * one read and is cut into its segments here. Default false.
@@ -93,6 +97,12 @@ export interface DgramExtSocket {
   sendSegments(bytes: Uint8Array, segmentBytes: number, port: number, address: string): number;
   /** Up to 64 datagrams to one destination in one sendmmsg. Returns the count sent. */
   sendBatch(datagrams: readonly Uint8Array[], port: number, address: string): number;
+  /**
+   * After a send threw EAGAIN (the socket's send buffer is full): call `onWritable` once when
+   * it has room again. Idempotent until then. The js implementation never throws EAGAIN (node:dgram
+   * queues), and calls `onWritable` on the next turn.
+   */
+  wantWritable(): void;
   stats(): DgramExtStats;
   ref(): void;
   unref(): void;

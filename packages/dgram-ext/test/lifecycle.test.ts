@@ -104,3 +104,50 @@ t.test('unref() lets the process exit with the socket open', { skip: noAddon }, 
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stdout.trim(), 'opened');
 });
+
+t.test(
+  'wantWritable() calls onWritable once the socket can send, once, and reads go on',
+  { skip: noAddon },
+  async (t) => {
+    let writable = 0;
+    const received: number[] = [];
+    const rx = await openSocket({
+      type: 'udp4',
+      address: LOOPBACK,
+      onBatch: (b) => received.push(b.count),
+      onWritable: () => writable++,
+    });
+    t.teardown(() => rx.close());
+    const tx = await collector();
+    t.teardown(() => tx.socket.close());
+    rx.wantWritable();
+    rx.wantWritable(); // idempotent until it fires
+    await until(() => writable > 0, 'onWritable');
+    await new Promise((r) => setTimeout(r, 30));
+    t.equal(writable, 1, 'once per wantWritable, not on every writable poll');
+    // The poll is back to reads only: datagrams still arrive, and no further onWritable.
+    tx.socket.send(Buffer.from('after'), rx.address().port, LOOPBACK);
+    await until(() => received.length > 0, 'a datagram after wantWritable');
+    t.equal(writable, 1);
+    rx.wantWritable();
+    await until(() => writable === 2, 'a second onWritable for a second wantWritable');
+  },
+);
+
+t.test('the js fallback calls onWritable on the next turn', async (t) => {
+  let writable = 0;
+  const s = await openSocket({
+    type: 'udp4',
+    address: LOOPBACK,
+    implementation: 'js',
+    onBatch: () => {},
+    onWritable: () => writable++,
+  });
+  s.wantWritable();
+  t.equal(writable, 0, 'not from inside the call');
+  await until(() => writable === 1, 'onWritable');
+  s.close();
+  s.wantWritable();
+  await new Promise((r) => setImmediate(r));
+  t.equal(writable, 1, 'not after close');
+});
