@@ -85,10 +85,17 @@ export interface EndpointOptions {
   keyUpdateAfterPackets?: number;
   /** Key update after a key is this old. Default 120 000 ms. */
   keyUpdateAfterMs?: number;
-  /** Receive window per stream. Default 1 MiB. */
+  /** Receive window per stream, at first. Default 1 MiB. */
   streamWindowBytes?: number;
-  /** Receive window per session (all streams). Default 4 MiB. */
+  /** Receive window per session (all streams), at first. Default 4 MiB. */
   connectionWindowBytes?: number;
+  /**
+   * Auto-tuning: a receive window whose credit the reader uses up within two round trips
+   * doubles, up to this. At most `streamWindowBytes` turns it off. Default 16 MiB.
+   */
+  streamWindowMaxBytes?: number;
+  /** The same for the session window. Default 24 MiB. */
+  connectionWindowMaxBytes?: number;
   /** Streams the peer may have open at once. Default 1024. */
   maxStreams?: number;
   /** Unacknowledged bytes buffered per stream before writes take less. Default 1 MiB. */
@@ -371,6 +378,16 @@ export class Endpoint {
         options.connectionWindowBytes,
         4 << 20,
       ),
+      streamWindowMaxBytes: positive(
+        'streamWindowMaxBytes',
+        options.streamWindowMaxBytes,
+        16 << 20,
+      ),
+      connectionWindowMaxBytes: positive(
+        'connectionWindowMaxBytes',
+        options.connectionWindowMaxBytes,
+        24 << 20,
+      ),
       maxStreams: positive('maxStreams', options.maxStreams, 1024),
       streamSendBufferBytes: positive(
         'streamSendBufferBytes',
@@ -567,7 +584,7 @@ export class Endpoint {
   /** Reads up to `max` bytes of a stream in order; undefined when nothing is ready. */
   streamRead(now: number, id: SessionId, streamId: number, max = 65_536): ReadResult | undefined {
     const s = this.session(id);
-    const r = s.streamRead(streamId, max);
+    const r = s.streamRead(now, streamId, max);
     this.collect(s, now);
     return r;
   }

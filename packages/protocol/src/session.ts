@@ -167,6 +167,8 @@ export interface SessionConfig {
   /** Per-stream and session receive windows, stream limit and send buffer. */
   streamWindowBytes: number;
   connectionWindowBytes: number;
+  streamWindowMaxBytes: number;
+  connectionWindowMaxBytes: number;
   maxStreams: number;
   streamSendBufferBytes: number;
   /** How data of bulk and low-latency streams is spread over paths (redundant streams: all). */
@@ -483,6 +485,8 @@ export class Session {
     this.streams = new Streams(role === 'initiator', {
       streamWindow: config.streamWindowBytes,
       connectionWindow: config.connectionWindowBytes,
+      streamWindowMax: Math.max(config.streamWindowBytes, config.streamWindowMaxBytes),
+      connectionWindowMax: Math.max(config.connectionWindowBytes, config.connectionWindowMaxBytes),
       maxStreams: config.maxStreams,
       sendBufferMax: config.streamSendBufferBytes,
     });
@@ -718,8 +722,8 @@ export class Session {
   }
 
   /** Reads up to `max` bytes in order; undefined when nothing is ready yet. */
-  streamRead(streamId: number, max: number): ReadResult | undefined {
-    const r = this.streams.read(streamId, max);
+  streamRead(now: number, streamId: number, max: number): ReadResult | undefined {
+    const r = this.streams.read(streamId, max, now, this.primaryPath().recovery.rtt.smoothedMs);
     // Reading the end may free the stream: its `stream_closed` goes out now.
     this.takeStreamEvents();
     return r;

@@ -6,6 +6,7 @@ import {
   payload,
   readBoth,
   Reader,
+  runDelayed,
   type Connected,
 } from './support/sessions.js';
 import type { Pair } from './support/pair.js';
@@ -110,7 +111,14 @@ function readInRounds(
 
 t.test('stream flow control: the writer moves only as fast as the reader reads', async (t) => {
   const STREAM_WINDOW = 4096;
-  const c = await connected(103, { streamWindowBytes: STREAM_WINDOW, connectionWindowBytes: 8192 });
+  // Fixed windows (auto-tuning off): this sim delivers in no time, so every read would look
+  // like a reader outrunning its window.
+  const c = await connected(103, {
+    streamWindowBytes: STREAM_WINDOW,
+    connectionWindowBytes: 8192,
+    streamWindowMaxBytes: STREAM_WINDOW,
+    connectionWindowMaxBytes: 8192,
+  });
   const { p, a, b } = c;
   const data = payload(100 * 1024, 3);
   const sid = p.a.openStream(p.now, a);
@@ -144,6 +152,8 @@ t.test('session flow control: streams together stop at the session window', asyn
   const c = await connected(104, {
     streamWindowBytes: 4096,
     connectionWindowBytes: SESSION_WINDOW,
+    streamWindowMaxBytes: 4096,
+    connectionWindowMaxBytes: SESSION_WINDOW,
   });
   const { p, a, b } = c;
   const ids = [0, 1, 2].map((i) => {
@@ -168,9 +178,89 @@ t.test('session flow control: streams together stop at the session window', asyn
   ids.forEach((id, i) => t.ok(bytesEqual(rb.data(id), payload(10_000, 40 + i)), `stream ${id}`));
 });
 
+/**
+ * One stream over a 20 ms round trip (10 ms each way), starting from 16 KiB windows that may
+ * grow to `maxWindow`, read by `reader`: 'fast' reads 2 MB at every delivery, 'slow' 200 kB once
+ * every `slowEveryMs`. Returns the virtual time it took and the most data ever waiting at b unread.
+ */
+async function windowedTransfer(
+  seed: number,
+  maxWindow: number,
+  reader: 'fast' | { slowEveryMs: number },
+): Promise<{ ms: number; unreadMax: number; ok: boolean }> {
+  const WINDOW = 16 * 1024;
+  const options = {
+    streamWindowBytes: WINDOW,
+    connectionWindowBytes: 2 * WINDOW,
+    streamWindowMaxBytes: maxWindow,
+    connectionWindowMaxBytes: 2 * maxWindow,
+    streamSendBufferBytes: WINDOW,
+  };
+  const c = await connected(seed, options, options, 10);
+  const { p, a, b } = c;
+  const data = payload(reader === 'fast' ? 2_000_000 : 200_000, seed);
+  const sid = p.a.openStream(p.now, a);
+  let written = 0;
+  const pump = () => {
+    if (written < data.length) written += p.a.streamWrite(p.now, a, sid, data.subarray(written));
+    if (written === data.length) p.a.streamEnd(p.now, a, sid);
+  };
+  const rb = new Reader(p, 'b', b);
+  const delivered = () => p.a.sessionInfo(a).stats.deliveredBytes;
+  const read = () => p.b.sessionInfo(b).stats.readBytes;
+  let unreadMax = 0;
+  const start = p.now;
+  let finMs: number | undefined;
+  const afterDeliver = () => {
+    pump();
+    unreadMax = Math.max(unreadMax, delivered() - read());
+    if (reader === 'fast') rb.drain();
+    if (finMs === undefined && rb.record(sid).fin) finMs = p.now;
+  };
+  pump();
+  if (reader === 'fast') runDelayed(p, p.now + 60_000, { delayMs: 10, afterDeliver });
+  else
+    // One run per read: a run ends with nothing in flight (the sender waits on the window long
+    // before the second is up), so nothing is lost between runs.
+    for (let round = 0; round < 1_000 && !rb.record(sid).fin; round++) {
+      runDelayed(p, p.now + reader.slowEveryMs, { delayMs: 10, afterDeliver });
+      rb.drain();
+      pump();
+    }
+  return { ms: (finMs ?? p.now) - start, unreadMax, ok: bytesEqual(rb.data(sid), data) };
+}
+
+t.test(
+  'window auto-tuning: a reader that keeps up grows the windows past their start',
+  async (t) => {
+    const fixed = await windowedTransfer(120, 16 * 1024, 'fast');
+    const tuned = await windowedTransfer(120, 4 << 20, 'fast');
+    t.ok(fixed.ok && tuned.ok, 'byte-exact both times');
+    // 16 KiB per 20 ms round trip is at most 0.8 MB/s: 2 MB take 2.5 s at least.
+    t.ok(fixed.ms >= 2_400, `fixed 16 KiB windows: ${fixed.ms.toFixed(0)} ms`);
+    t.ok(
+      tuned.ms * 4 < fixed.ms,
+      `auto-tuned: ${tuned.ms.toFixed(0)} ms, under a quarter of the fixed windows' time`,
+    );
+  },
+);
+
+t.test('window auto-tuning: a slow reader does not grow them', async (t) => {
+  // Reads once a second, and then drains everything: the window must stay where it started,
+  // and what waits unread at b with it.
+  const slow = await windowedTransfer(121, 4 << 20, { slowEveryMs: 1_000 });
+  t.ok(slow.ok, 'byte-exact');
+  t.ok(slow.unreadMax <= 16 * 1024, `at most ${slow.unreadMax} bytes unread at b`);
+});
+
 t.test('a full send buffer takes less; stream_writable says when to write again', async (t) => {
   const BUFFER = 16_384;
-  const { p, a, b } = await connected(105, { streamSendBufferBytes: BUFFER });
+  // The peer's window as small as the buffer and fixed: the buffer, not its credit, is the bound.
+  const { p, a, b } = await connected(105, {
+    streamSendBufferBytes: BUFFER,
+    streamWindowBytes: BUFFER,
+    streamWindowMaxBytes: BUFFER,
+  });
   const data = payload(40_000, 5);
   const sid = p.a.openStream(p.now, a);
   let offset = p.a.streamWrite(p.now, a, sid, data);

@@ -43,7 +43,8 @@ export class RecvStream {
 
   constructor(
     readonly id: number,
-    readonly window: number,
+    /** The receive window: grows (auto-tuning) up to `windowMax`, never shrinks. */
+    public window: number,
   ) {
     this.maxData = window;
   }
@@ -171,13 +172,20 @@ export class RecvStream {
     return true;
   }
 
-  /** The credit to advertise after reads: a new limit when half the window is used. */
-  windowUpdate(): number | undefined {
+  /**
+   * The credit to advertise after reads: a new limit when half the window is used. The window
+   * grows by {@link autotuneWindow} (up to `windowMax`).
+   */
+  windowUpdate(nowMs: number, rttMs: number, windowMax: number): number | undefined {
     if (this.finalSize !== undefined || this.resetCode !== undefined) return undefined;
     if (this.maxData - this.readOffset > this.window / 2) return undefined;
+    this.window = autotuneWindow(this.window, windowMax, this.updates, nowMs, rttMs);
     this.maxData = this.readOffset + this.window;
     return this.maxData;
   }
+
+  /** When the last two window updates were made. */
+  private readonly updates: WindowUpdates = { lastMs: undefined, previousMs: undefined };
 
   private insert(offset: number, data: Uint8Array): void {
     let lo = 0;
@@ -189,4 +197,34 @@ export class RecvStream {
     }
     this.pieces.splice(lo, 0, { offset, data });
   }
+}
+
+/** The times of a window's last two updates. */
+export interface WindowUpdates {
+  lastMs: number | undefined;
+  previousMs: number | undefined;
+}
+
+/**
+ * Flow-control auto-tuning, after quiche's `autotune_window` and Chromium's: an update is due
+ * each time the reader has taken half the window. When the last two came less than two round
+ * trips apart each, the reader takes more than a window per round trip and the window, not the
+ * reader, is what holds the sender back: the window doubles, up to `windowMax`. Two intervals,
+ * not one: a slow reader that drains a full buffer at once makes two updates in the same
+ * instant, and must not grow the window by it. A window only grows with reads, so what a peer
+ * can make us buffer stays bounded by what our reader has shown it takes. Records `nowMs`.
+ */
+export function autotuneWindow(
+  window: number,
+  windowMax: number,
+  updates: WindowUpdates,
+  nowMs: number,
+  rttMs: number,
+): number {
+  const { lastMs, previousMs } = updates;
+  updates.previousMs = lastMs;
+  updates.lastMs = nowMs;
+  if (lastMs === undefined || previousMs === undefined) return window;
+  if (nowMs - lastMs >= 2 * rttMs || lastMs - previousMs >= 2 * rttMs) return window;
+  return Math.max(window, Math.min(window * 2, windowMax));
 }

@@ -65,10 +65,20 @@ export class SendStream {
     return this.writeOffset - this.bufferStart;
   }
 
+  /**
+   * What may be buffered (written, not yet acknowledged): `bufferMax`, or the credit the peer
+   * has granted past what it acknowledged when that is more. A peer whose reader keeps up grows
+   * its window (auto-tuning), and the buffer follows so the window can be filled; a slow
+   * reader's window stays small, and so does this.
+   */
+  get capacity(): number {
+    return Math.max(this.bufferMax, this.maxData - this.bufferStart);
+  }
+
   /** Room for more writes. */
   get writable(): number {
     if (this.finalSize !== undefined || this.resetCode !== undefined) return 0;
-    return Math.max(0, this.bufferMax - this.buffered);
+    return Math.max(0, this.capacity - this.buffered);
   }
 
   /** Takes as much of `data` as fits; returns the number of bytes taken. */

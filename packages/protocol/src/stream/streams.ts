@@ -12,7 +12,13 @@
 import { CloseCode, StreamLimitError, StreamStateError, UnknownStreamError } from '../errors.js';
 import type { Frame } from '../wire/frames.js';
 import { streamFrameOverhead } from '../wire/frames.js';
-import { RecvStream, StreamViolation, type ReadResult } from './recv-stream.js';
+import {
+  autotuneWindow,
+  RecvStream,
+  StreamViolation,
+  type ReadResult,
+  type WindowUpdates,
+} from './recv-stream.js';
 import { SendStream } from './send-stream.js';
 
 export { StreamViolation } from './recv-stream.js';
@@ -40,10 +46,13 @@ export function resolveStreamPolicy(policy: Partial<StreamPolicy> = {}): StreamP
 }
 
 export interface StreamLimits {
-  /** Per-stream receive window (bytes). */
+  /** Per-stream receive window (bytes), at first. */
   streamWindow: number;
-  /** Session receive window (bytes, all streams together). */
+  /** Session receive window (bytes, all streams together), at first. */
   connectionWindow: number;
+  /** How far auto-tuning may grow each (bytes); at most the initial ones turn it off. */
+  streamWindowMax: number;
+  connectionWindowMax: number;
   /** Streams the peer may have open at once. */
   maxStreams: number;
   /** Unacknowledged bytes buffered per stream before `write` takes less than offered. */
@@ -107,6 +116,12 @@ export class Streams {
   private recvMaxData: number;
   private recvHighest = 0;
   private recvConsumed = 0;
+  /** The session receive window now (auto-tuned), and when its last update was made. */
+  private connectionWindow: number;
+  private readonly connectionUpdates: WindowUpdates = { lastMs: undefined, previousMs: undefined };
+  /** The clock and smoothed RTT of the last `read`, for auto-tuning. */
+  private nowMs = 0;
+  private rttMs = 0;
 
   private maxDataPending = false;
   private maxStreamsPending = false;
@@ -132,6 +147,7 @@ export class Streams {
     this.localBit = isInitiator ? 0 : 1;
     this.localMaxStreams = limits.maxStreams;
     this.recvMaxData = limits.connectionWindow;
+    this.connectionWindow = limits.connectionWindow;
   }
 
   /** Applies the peer's transport parameters (once the handshake tells them). */
@@ -207,7 +223,10 @@ export class Streams {
     }
   }
 
-  read(id: number, max: number): ReadResult | undefined {
+  /** `nowMs` and `rttMs` (smoothed) drive the windows' auto-tuning. */
+  read(id: number, max: number, nowMs: number, rttMs: number): ReadResult | undefined {
+    this.nowMs = nowMs;
+    this.rttMs = rttMs;
     const s = this.get(id);
     const r = s.recv.read(max);
     if (!r) {
@@ -216,8 +235,15 @@ export class Streams {
     }
     this.bytesDelivered += r.data.length;
     this.consume(r.data.length);
-    const update = s.recv.windowUpdate();
-    if (update !== undefined) this.maxStreamDataPending.add(id);
+    const update = s.recv.windowUpdate(nowMs, rttMs, this.limits.streamWindowMax);
+    if (update !== undefined) {
+      this.maxStreamDataPending.add(id);
+      // A stream's window never outgrows the session's: keep the session's 1.5× ahead (quiche).
+      this.connectionWindow = Math.max(
+        this.connectionWindow,
+        Math.min(s.recv.window * 1.5, this.limits.connectionWindowMax),
+      );
+    }
     if (r.fin) this.maybeFree(s);
     return r;
   }
@@ -326,6 +352,7 @@ export class Streams {
         if (s instanceof StreamViolation) return s;
         if (!s) return undefined;
         s.send.onMaxData(frame.max);
+        this.signalWritable(s);
         this.schedule(s);
         return undefined;
       }
@@ -504,6 +531,14 @@ export class Streams {
     }
   }
 
+  /** `stream_writable` once a writer that was refused has half its buffer free again. */
+  private signalWritable(s: Stream): void {
+    if (s.writableWanted && s.send.writable * 2 >= s.send.capacity) {
+      s.writableWanted = false;
+      this.events.push({ kind: 'stream_writable', streamId: s.id });
+    }
+  }
+
   // ---- acknowledgements and losses ------------------------------------------------------
 
   onAcked(f: SentStreamFrame): void {
@@ -511,10 +546,7 @@ export class Streams {
       const s = this.streams.get(f.id);
       if (!s) return;
       this.bytesAcked += s.send.onAcked(f.offset, f.length, f.fin);
-      if (s.writableWanted && s.send.writable * 2 >= s.send.bufferMax) {
-        s.writableWanted = false;
-        this.events.push({ kind: 'stream_writable', streamId: s.id });
-      }
+      this.signalWritable(s);
       this.maybeFree(s);
     } else if (f.kind === 'reset') {
       const s = this.streams.get(f.id);
@@ -631,8 +663,15 @@ export class Streams {
 
   private consume(n: number): void {
     this.recvConsumed += n;
-    if (this.recvMaxData - this.recvConsumed <= this.limits.connectionWindow / 2) {
-      this.recvMaxData = this.recvConsumed + this.limits.connectionWindow;
+    if (this.recvMaxData - this.recvConsumed <= this.connectionWindow / 2) {
+      this.connectionWindow = autotuneWindow(
+        this.connectionWindow,
+        this.limits.connectionWindowMax,
+        this.connectionUpdates,
+        this.nowMs,
+        this.rttMs,
+      );
+      this.recvMaxData = this.recvConsumed + this.connectionWindow;
       this.maxDataPending = true;
     }
   }
