@@ -14,6 +14,12 @@ export {
   SERVICE_BACKLOG_DEFAULT,
 } from './service-listener.js';
 export { TypedEmitter } from './typed-emitter.js';
+export {
+  NativeIo,
+  nativeSocketProblem,
+  type SocketImplementation,
+  type SocketIoHandlers,
+} from './socket-io.js';
 export { claimStream, holdUntilClaimed } from './claim.js';
 export * from './service-header.js';
 export {

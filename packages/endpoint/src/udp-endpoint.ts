@@ -24,7 +24,6 @@
  * address unroutable, and that says nothing about the second address. `os.networkInterfaces()`
  * is polled every `addressPollMs` to see addresses disappear and (re)appear.
  */
-import dgram from 'node:dgram';
 import { TypedEmitter } from './typed-emitter.js';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -83,6 +82,7 @@ import { createSecureRandom } from './random.js';
 import { checkServiceName } from './service-header.js';
 import { EmbeddedServiceListener, SERVICE_BACKLOG_DEFAULT } from './service-listener.js';
 import { EmbeddedSession, type SessionRuntime } from './session.js';
+import { openSocketIo, type SocketImplementation, type SocketIo } from './socket-io.js';
 import { STREAM_HIGH_WATER_MARK_BYTES } from './stream.js';
 
 const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -99,6 +99,12 @@ export const CONNECT_ATTEMPTS_MAX = 8;
 export const SPIN_TURNS_MAX = 1000;
 /** Wait for sends handed to the kernel to complete when closing, at most. */
 export const CLOSE_SEND_WAIT_MS = 100;
+/**
+ * Datagrams a native socket holds while its kernel buffer is full. At this bound the loop stops
+ * taking datagrams from the protocol (whose congestion control then holds the rest) until the
+ * socket can send again.
+ */
+export const SOCKET_QUEUE_MAX = 512;
 /** Send errors meaning "this local address cannot be used right now". */
 export const ADDRESS_GONE_ERRORS: ReadonlySet<string> = new Set(['EADDRNOTAVAIL']);
 /**
@@ -169,6 +175,13 @@ export interface UdpEndpointOptions extends ProtocolOptions {
   closeTimeoutMs?: number;
   /** SO_RCVBUF and SO_SNDBUF asked of each socket (the kernel may cap them). Default 4 MiB. */
   socketBufferBytes?: number;
+  /**
+   * UDP sockets: `native` (@braid/dgram-ext, Linux: datagrams sent as UDP GSO trains and read
+   * with recvmmsg and GRO; fails when the addon is not built), `dgram` (node:dgram, one syscall
+   * per datagram), or `auto`: native where it loads, else dgram. Sockets on a link-local
+   * address (`%scope`) are always dgram. Default `auto`.
+   */
+  udpSockets?: 'auto' | SocketImplementation;
   /** Datagrams sent per event-loop turn at most. Default 256. */
   transmitsPerTurn?: number;
   /** Protocol events handled per event-loop turn at most. Default 4096. */
@@ -202,6 +215,8 @@ export interface UdpEndpointStats extends EndpointStats {
 
 export interface SocketStats {
   locator: string;
+  /** `native` (@braid/dgram-ext: GSO trains, GRO reads) or `dgram` (node:dgram). */
+  implementation: SocketImplementation;
   /** The protocol currently has this address. */
   advertised: boolean;
   datagramsSent: number;
@@ -215,7 +230,7 @@ interface BoundSocket {
   readonly locator: string;
   readonly host: string;
   readonly family: 4 | 6;
-  readonly socket: dgram.Socket;
+  readonly socket: SocketIo;
   readonly origin: 'configured' | 'discovered';
   /** Its address shows in the interface list, so its disappearance can be seen there. */
   readonly watched: boolean;
@@ -224,11 +239,11 @@ interface BoundSocket {
   goneAtMs: number;
   /** Wait before trying the address again after it was removed; doubles, reset by traffic. */
   holddownMs: number;
-  sendsInFlight: number;
   /** The last sender's address and its locator text. */
   lastRemote: { address: string; port: number; locator: string };
+  /** The last destination's locator, parsed. */
+  lastTo: { locator: string; host: string; port: number };
   stats: SocketStats;
-  onSent: (error: Error | null) => void;
 }
 
 interface ConnectGroup {
@@ -267,20 +282,6 @@ export function generateSecretKey(random: Random = createSecureRandom()): Uint8A
   const key = new Uint8Array(X25519_KEY_BYTES);
   random.fill(key);
   return key;
-}
-
-/**
- * The sockets' `lookup`: every address this endpoint hands to a socket (bind, send) is an IP
- * literal that `parseLocator` already checked, so it is its own answer. Node's default,
- * `dns.lookup`, would test it with `isIP` again and answer on the next tick, so every datagram
- * would leave one tick after `send` and cost a closure and a regular expression on the way.
- */
-function literalLookup(
-  address: string,
-  _options: unknown,
-  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-): void {
-  callback(null, address, address.includes(':') ? 6 : 4);
 }
 
 /** Opens an embedded endpoint: binds its sockets, then starts the loop. */
@@ -350,6 +351,7 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
   private readonly connectAttemptDelayMs: number;
   private readonly closeTimeoutMs: number;
   private readonly socketBufferBytes: number;
+  private readonly udpSockets: 'auto' | SocketImplementation;
   private readonly transmitsPerTurn: number;
   private readonly eventsPerTurn: number;
   private readonly listenBacklog: number;
@@ -381,6 +383,12 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
     );
     this.closeTimeoutMs = positive('closeTimeoutMs', options.closeTimeoutMs, 2000);
     this.socketBufferBytes = positive('socketBufferBytes', options.socketBufferBytes, 4 << 20);
+    const udp = options.udpSockets ?? 'auto';
+    if (udp !== 'auto' && udp !== 'native' && udp !== 'dgram')
+      throw new InvalidOptionError(
+        `udpSockets must be 'auto', 'native' or 'dgram', got ${String(udp as unknown)}`,
+      );
+    this.udpSockets = udp;
     this.transmitsPerTurn = positive('transmitsPerTurn', options.transmitsPerTurn, 256);
     this.eventsPerTurn = positive('eventsPerTurn', options.eventsPerTurn, 4096);
     this.listenBacklog = positive('listenBacklog', options.listenBacklog, SERVICE_BACKLOG_DEFAULT);
@@ -463,6 +471,7 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
       connectAttemptDelayMs: _connectAttemptDelayMs,
       closeTimeoutMs: _closeTimeoutMs,
       socketBufferBytes: _socketBufferBytes,
+      udpSockets: _udpSockets,
       transmitsPerTurn: _transmitsPerTurn,
       eventsPerTurn: _eventsPerTurn,
       listenBacklog: _listenBacklog,
@@ -517,39 +526,36 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
     const wanted = formatLocator(at.host, at.port, at.family);
     if (this.sockets.size >= SOCKETS_MAX)
       throw new LimitError(`cannot bind ${wanted}: ${SOCKETS_MAX} sockets already`);
-    const socket = dgram.createSocket({
-      ...(at.family === 6 ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' }),
-      lookup: literalLookup,
-    });
+    // Filled in once bound; the socket calls its handlers only after it is returned.
+    const bound: { sock?: BoundSocket } = {};
+    let socket: SocketIo;
     try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind({ address: at.host, port: at.port, exclusive: true }, () => {
-          socket.off('error', reject);
-          resolve();
-        });
+      socket = await openSocketIo({
+        family: at.family,
+        host: at.host,
+        port: at.port,
+        bufferBytes: this.socketBufferBytes,
+        // node:dgram carries an address's %scope; the addon's numeric parsing does not.
+        implementation: at.host.includes('%') ? 'dgram' : this.udpSockets,
+        onBufferError: (err) => this.logger.debug({ err }, 'socket buffer size not set'),
+        handlers: {
+          onDatagram: (bytes, address, port) => this.onDatagram(bound.sock!, bytes, address, port),
+          onReceived: () => this.kick(),
+          onSent: (datagrams, bytes) => {
+            bound.sock!.stats.datagramsSent += datagrams;
+            bound.sock!.stats.bytesSent += bytes;
+          },
+          onError: (err) => this.onSendError(bound.sock!, err),
+          onWritable: () => this.kick(),
+        },
       });
     } catch (err) {
-      try {
-        socket.close();
-      } catch {
-        // Node may have closed it already.
-      }
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE') throw new AddressInUseError(wanted, { cause: err });
       throw new BindError(`cannot bind ${wanted}: ${(err as Error).message}`, { cause: err });
     }
-    for (const set of [
-      (n: number) => socket.setRecvBufferSize(n),
-      (n: number) => socket.setSendBufferSize(n),
-    ])
-      try {
-        set(this.socketBufferBytes);
-      } catch (err) {
-        this.logger.debug({ err }, 'socket buffer size not set');
-      }
     if (!this.refed) socket.unref();
-    const locator = formatLocator(at.host, socket.address().port, at.family);
+    const locator = formatLocator(at.host, socket.port, at.family);
     const sock: BoundSocket = {
       locator,
       host: at.host,
@@ -561,10 +567,11 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
       closed: false,
       goneAtMs: 0,
       holddownMs: this.addressPollMs,
-      sendsInFlight: 0,
       lastRemote: { address: '', port: -1, locator: '' },
+      lastTo: { locator: '', host: '', port: 0 },
       stats: {
         locator,
+        implementation: socket.implementation,
         advertised: true,
         datagramsSent: 0,
         datagramsReceived: 0,
@@ -572,15 +579,10 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
         bytesReceived: 0,
         sendErrors: 0,
       },
-      onSent: (error) => {
-        sock.sendsInFlight--;
-        if (error) this.onSendError(sock, error as NodeJS.ErrnoException);
-      },
     };
-    socket.on('message', (msg, rinfo) => this.onDatagram(sock, msg, rinfo));
-    socket.on('error', (err) => this.onSendError(sock, err as NodeJS.ErrnoException));
+    bound.sock = sock;
     this.sockets.set(locator, sock);
-    this.logger.info({ locator, origin }, 'socket bound');
+    this.logger.info({ locator, origin, implementation: socket.implementation }, 'socket bound');
     return sock;
   }
 
@@ -657,16 +659,29 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
   }
 
   /**
-   * Sends up to `max` datagrams; returns how many. The clock is read for each: a turn of 256
-   * sends takes milliseconds, and the pacer must see that time pass.
+   * Takes up to `max` datagrams from the protocol and hands them to their sockets; returns how
+   * many. The clock is read for each: the pacer must see the time the turn takes. The native
+   * sockets send theirs at the end, as trains (one syscall for up to 64 datagrams). A socket
+   * whose kernel buffer is full holds at most {@link SOCKET_QUEUE_MAX} datagrams: at that, the
+   * turn stops taking more, and the socket's writability starts the next one.
    */
   private drainTransmits(max: number): number {
-    for (let i = 0; i < max; i++) {
+    let i = 0;
+    for (; i < max; i++) {
+      if (this.socketFull) break;
       const t = this.core.pollTransmit(this.now());
-      if (!t) return i;
+      if (!t) break;
       this.send(t);
     }
-    return max;
+    for (const sock of this.sockets.values()) if (sock.socket.queued > 0) sock.socket.flush();
+    return i;
+  }
+
+  /** A blocked socket's queue is at its bound: taking more from the protocol waits. */
+  private get socketFull(): boolean {
+    for (const sock of this.sockets.values())
+      if (sock.socket.blocked && sock.socket.queued >= SOCKET_QUEUE_MAX) return true;
+    return false;
   }
 
   private send(t: Transmit): void {
@@ -675,50 +690,40 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
       this.counters.unroutableTransmits++;
       return;
     }
-    let to: ParsedLocator;
-    try {
-      to = parseLocator(t.to);
-    } catch {
-      // A locator the peer advertised that is not an address.
-      this.counters.unroutableTransmits++;
-      return;
+    const to = sock.lastTo;
+    if (to.locator !== t.to) {
+      let parsed: ParsedLocator;
+      try {
+        parsed = parseLocator(t.to);
+      } catch {
+        // A locator the peer advertised that is not an address.
+        this.counters.unroutableTransmits++;
+        return;
+      }
+      sock.lastTo = { locator: t.to, host: parsed.host, port: parsed.port };
     }
-    try {
-      sock.socket.send(t.bytes, to.port, to.host, sock.onSent);
-      sock.sendsInFlight++;
-      sock.stats.datagramsSent++;
-      sock.stats.bytesSent += t.bytes.length;
-    } catch (err) {
-      // Synchronous refusals: port 0, family mismatch, socket closing.
-      this.onSendError(sock, err as NodeJS.ErrnoException);
-    }
+    sock.socket.enqueue(t.bytes, sock.lastTo.host, sock.lastTo.port);
   }
 
-  private onDatagram(sock: BoundSocket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onDatagram(sock: BoundSocket, bytes: Uint8Array, address: string, port: number): void {
     if (this.state === 'closed' || this.state === 'starting') return;
     sock.stats.datagramsReceived++;
-    sock.stats.bytesReceived += msg.length;
+    sock.stats.bytesReceived += bytes.length;
     // Traffic on an address we use: it works, so the next removal waits the shortest again.
     if (sock.advertised) sock.holddownMs = this.addressPollMs;
     // The peer's locator text, reused while it sends from the same address (no string per packet).
     const last = sock.lastRemote;
     let remote: string;
-    if (last.port === rinfo.port && last.address === rinfo.address) remote = last.locator;
+    if (last.port === port && last.address === address) remote = last.locator;
     else {
-      const v6 = (rinfo.family as string | number) === 'IPv6' || (rinfo.family as unknown) === 6;
-      remote = v6 ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
-      sock.lastRemote = { address: rinfo.address, port: rinfo.port, locator: remote };
+      remote = formatLocator(address, port, sock.family);
+      sock.lastRemote = { address, port, locator: remote };
     }
     try {
-      this.core.handleDatagram(
-        this.now(),
-        { local: sock.locator, remote },
-        new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength),
-      );
+      this.core.handleDatagram(this.now(), { local: sock.locator, remote }, bytes);
     } catch (err) {
       this.loopError('handleDatagram', err);
     }
-    this.kick();
   }
 
   /** Runs `fn`; an exception is counted, logged and reported, never thrown into the loop. */
@@ -859,7 +864,7 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
     this.addressGone(sock, reason);
     sock.closed = true;
     this.sockets.delete(sock.locator);
-    sock.socket.close();
+    void sock.socket.close();
   }
 
   // ---- protocol events ------------------------------------------------------------------
@@ -1310,7 +1315,7 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
       this.drainEvents(this.eventsPerTurn);
       this.drainTransmits(this.transmitsPerTurn);
       const deadline = this.now() + CLOSE_SEND_WAIT_MS;
-      while ([...this.sockets.values()].some((s) => s.sendsInFlight > 0) && this.now() < deadline)
+      while ([...this.sockets.values()].some((s) => s.socket.queued > 0) && this.now() < deadline)
         await new Promise((resolve) => setTimeout(resolve, 1));
     }
     this.state = 'closed';
@@ -1322,7 +1327,7 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
           new Promise<void>((resolve) => {
             if (s.closed) return resolve();
             s.closed = true;
-            s.socket.close(() => resolve());
+            void s.socket.close().then(resolve);
           }),
       ),
     );
