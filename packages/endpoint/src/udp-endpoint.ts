@@ -625,7 +625,10 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
       this.timerAtMs = Infinity;
       return;
     }
-    if (deadline <= now) {
+    if (deadline <= now && this.socketFull) {
+      // Datagrams wait for a full socket: its writability starts the next turn. The 1 ms timer
+      // below is only a backstop (the protocol's timers still run), never a busy loop.
+    } else if (deadline <= now) {
       // Due already (work left over from this turn): the next turn handles it. A deadline that
       // stays due without anything happening is a bug; after SPIN_TURNS_MAX such turns it gets
       // 1 ms timers instead of a busy loop.
