@@ -660,6 +660,9 @@ static napi_value js_send_segments(napi_env env, napi_callback_info info) {
         s->gso = 0;
         break;
       }
+      // EMSGSIZE: a segment is larger than the route's MTU. GSO does not fragment, a plain send
+      // does (DF unset): this train goes by sendmmsg; other routes may still take GSO.
+      if (errno == EMSGSIZE) break;
       return result(env, 0, errno);
     }
   }
