@@ -79,12 +79,6 @@ export async function openSocketIo(options: SocketIoOptions): Promise<SocketIo> 
   return DgramIo.open(options);
 }
 
-interface Queued {
-  bytes: Uint8Array;
-  host: string;
-  port: number;
-}
-
 const UDP4_PAYLOAD_MAX = 65507;
 const UDP6_PAYLOAD_MAX = 65527;
 
@@ -92,7 +86,10 @@ const UDP6_PAYLOAD_MAX = 65527;
 export class NativeIo implements SocketIo {
   readonly implementation = 'native';
   readonly port: number;
-  private readonly queue: Queued[] = [];
+  /** The queue, as three arrays (no object per datagram); entries before `head` are sent. */
+  private readonly queueBytes: Uint8Array[] = [];
+  private readonly queueHosts: string[] = [];
+  private readonly queuePorts: number[] = [];
   private head = 0;
   blocked = false;
   private closed = false;
@@ -159,38 +156,45 @@ export class NativeIo implements SocketIo {
   }
 
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.queueBytes.length - this.head;
   }
 
   enqueue(bytes: Uint8Array, host: string, port: number): void {
-    if (!this.closed) this.queue.push({ bytes, host, port });
+    if (this.closed) return;
+    this.queueBytes.push(bytes);
+    this.queueHosts.push(host);
+    this.queuePorts.push(port);
   }
 
   flush(): void {
-    const q = this.queue;
-    while (!this.blocked && !this.closed && this.head < q.length) {
-      const first = q[this.head]!;
-      const size = first.bytes.length;
+    const bytes = this.queueBytes;
+    const hosts = this.queueHosts;
+    const ports = this.queuePorts;
+    while (!this.blocked && !this.closed && this.head < bytes.length) {
+      const head = this.head;
+      const host = hosts[head]!;
+      const port = ports[head]!;
+      const size = bytes[head]!.length;
       // A train: same destination, the size of the first, at most one shorter one at its end.
       let n = 1;
       let total = size;
       const most = size === 0 ? 1 : Math.min(SEGMENTS_MAX, Math.floor(this.payloadMax / size));
-      while (n < most && this.head + n < q.length) {
-        const next = q[this.head + n]!;
-        if (next.port !== first.port || next.host !== first.host || next.bytes.length > size) break;
+      while (n < most && head + n < bytes.length) {
+        const length = bytes[head + n]!.length;
+        if (ports[head + n] !== port || hosts[head + n] !== host || length > size) break;
         n++;
-        total += next.bytes.length;
-        if (next.bytes.length < size) break;
+        total += length;
+        if (length < size) break;
       }
       try {
-        if (n === 1) this.socket.send(first.bytes, first.port, first.host);
+        if (n === 1) this.socket.send(bytes[head]!, port, host);
         else {
           for (let k = 0, at = 0; k < n; k++) {
-            const b = q[this.head + k]!.bytes;
+            const b = bytes[head + k]!;
             this.slab.set(b, at);
             at += b.length;
           }
-          this.socket.sendSegments(this.slab.subarray(0, total), size, first.port, first.host);
+          this.socket.sendSegments(this.slab.subarray(0, total), size, port, host);
         }
         this.head += n;
         this.handlers.onSent(n, total);
@@ -208,15 +212,18 @@ export class NativeIo implements SocketIo {
         // Anything else concerns this destination: the datagrams of this train are dropped (the
         // protocol's loss recovery resends what matters) and the error is reported once.
         this.head += n - sent;
-        Object.assign(e, { address: first.host, port: first.port });
+        Object.assign(e, { address: host, port });
         this.handlers.onError(e);
       }
     }
-    if (this.head === q.length) {
-      q.length = 0;
+    if (this.head === bytes.length) {
+      bytes.length = hosts.length = ports.length = 0;
       this.head = 0;
     } else if (this.head > 1024) {
-      q.splice(0, this.head);
+      // The sent front of a queue that a blocked socket holds.
+      bytes.splice(0, this.head);
+      hosts.splice(0, this.head);
+      ports.splice(0, this.head);
       this.head = 0;
     }
   }
@@ -238,7 +245,7 @@ export class NativeIo implements SocketIo {
 
   close(): Promise<void> {
     this.closed = true;
-    this.queue.length = 0;
+    for (const q of [this.queueBytes, this.queueHosts, this.queuePorts]) q.length = 0;
     this.head = 0;
     this.socket.close();
     return Promise.resolve();

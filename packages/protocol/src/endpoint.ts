@@ -91,10 +91,11 @@ export interface EndpointOptions {
   connectionWindowBytes?: number;
   /**
    * Auto-tuning: a receive window whose credit the reader uses up within two round trips
-   * doubles, up to this. At most `streamWindowBytes` turns it off. Default 16 MiB.
+   * doubles, up to this. At most `streamWindowBytes` turns it off. Default 6 MiB (Chromium's):
+   * 16 MiB measured 1.4 % loss on loopback, a busy receiver's socket buffer overflowing.
    */
   streamWindowMaxBytes?: number;
-  /** The same for the session window. Default 24 MiB. */
+  /** The same for the session window. Default 15 MiB (Chromium's). */
   connectionWindowMaxBytes?: number;
   /** Streams the peer may have open at once. Default 1024. */
   maxStreams?: number;
@@ -378,15 +379,11 @@ export class Endpoint {
         options.connectionWindowBytes,
         4 << 20,
       ),
-      streamWindowMaxBytes: positive(
-        'streamWindowMaxBytes',
-        options.streamWindowMaxBytes,
-        16 << 20,
-      ),
+      streamWindowMaxBytes: positive('streamWindowMaxBytes', options.streamWindowMaxBytes, 6 << 20),
       connectionWindowMaxBytes: positive(
         'connectionWindowMaxBytes',
         options.connectionWindowMaxBytes,
-        24 << 20,
+        15 << 20,
       ),
       maxStreams: positive('maxStreams', options.maxStreams, 1024),
       streamSendBufferBytes: positive(

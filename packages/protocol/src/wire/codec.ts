@@ -75,12 +75,15 @@ export class ByteReader {
   }
 }
 
+/** What {@link ByteWriter.over} starts from before it takes its buffer: no array per writer. */
+const NO_BYTES = new Uint8Array(0);
+
 export class ByteWriter {
   private buf: Uint8Array;
   length = 0;
 
   constructor(capacity = 64) {
-    this.buf = new Uint8Array(capacity);
+    this.buf = capacity === 0 ? NO_BYTES : new Uint8Array(capacity);
   }
 
   /**
