@@ -284,6 +284,11 @@ export function generateSecretKey(random: Random = createSecureRandom()): Uint8A
   return key;
 }
 
+/** A blocked socket whose queue is at its bound: taking datagrams from the protocol waits. */
+function full(sock: BoundSocket): boolean {
+  return sock.socket.blocked && sock.socket.queued >= SOCKET_QUEUE_MAX;
+}
+
 /** Opens an embedded endpoint: binds its sockets, then starts the loop. */
 export async function openEndpoint(options: UdpEndpointOptions = {}): Promise<UdpEndpoint> {
   const logger = options.logger ?? pino({ level: 'silent' });
@@ -670,11 +675,14 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
    */
   private drainTransmits(max: number): number {
     let i = 0;
-    for (; i < max; i++) {
-      if (this.socketFull) break;
+    let room = !this.socketFull;
+    while (room && i < max) {
       const t = this.core.pollTransmit(this.now());
       if (!t) break;
-      this.send(t);
+      i++;
+      // Only the socket just used can have reached its bound.
+      const sock = this.send(t);
+      room = !(sock && full(sock));
     }
     for (const sock of this.sockets.values()) if (sock.socket.queued > 0) sock.socket.flush();
     return i;
@@ -682,16 +690,16 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
 
   /** A blocked socket's queue is at its bound: taking more from the protocol waits. */
   private get socketFull(): boolean {
-    for (const sock of this.sockets.values())
-      if (sock.socket.blocked && sock.socket.queued >= SOCKET_QUEUE_MAX) return true;
+    for (const sock of this.sockets.values()) if (full(sock)) return true;
     return false;
   }
 
-  private send(t: Transmit): void {
+  /** Hands `t` to its socket, which it returns (undefined: no socket to send it from). */
+  private send(t: Transmit): BoundSocket | undefined {
     const sock = this.sockets.get(t.from);
     if (!sock || sock.closed) {
       this.counters.unroutableTransmits++;
-      return;
+      return undefined;
     }
     const to = sock.lastTo;
     if (to.locator !== t.to) {
@@ -701,11 +709,12 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
       } catch {
         // A locator the peer advertised that is not an address.
         this.counters.unroutableTransmits++;
-        return;
+        return undefined;
       }
       sock.lastTo = { locator: t.to, host: parsed.host, port: parsed.port };
     }
     sock.socket.enqueue(t.bytes, sock.lastTo.host, sock.lastTo.port);
+    return sock;
   }
 
   private onDatagram(sock: BoundSocket, bytes: Uint8Array, address: string, port: number): void {

@@ -482,14 +482,21 @@ export class Session {
       horizonMs: config.fecHorizonMs,
       estimator: config.fecEstimator,
     });
-    this.streams = new Streams(role === 'initiator', {
-      streamWindow: config.streamWindowBytes,
-      connectionWindow: config.connectionWindowBytes,
-      streamWindowMax: Math.max(config.streamWindowBytes, config.streamWindowMaxBytes),
-      connectionWindowMax: Math.max(config.connectionWindowBytes, config.connectionWindowMaxBytes),
-      maxStreams: config.maxStreams,
-      sendBufferMax: config.streamSendBufferBytes,
-    });
+    this.streams = new Streams(
+      role === 'initiator',
+      {
+        streamWindow: config.streamWindowBytes,
+        connectionWindow: config.connectionWindowBytes,
+        streamWindowMax: Math.max(config.streamWindowBytes, config.streamWindowMaxBytes),
+        connectionWindowMax: Math.max(
+          config.connectionWindowBytes,
+          config.connectionWindowMaxBytes,
+        ),
+        maxStreams: config.maxStreams,
+        sendBufferMax: config.streamSendBufferBytes,
+      },
+      () => this.primaryPath().recovery.rtt.smoothedMs,
+    );
     // The responder's path 0 is proven by the handshake itself (FINISH or a first short packet).
     this.path0 = this.newPath(0, path.local, path.remote, this.localCid, role === 'initiator', now);
     this.path0.amplificationLimited = false;
@@ -723,7 +730,7 @@ export class Session {
 
   /** Reads up to `max` bytes in order; undefined when nothing is ready yet. */
   streamRead(now: number, streamId: number, max: number): ReadResult | undefined {
-    const r = this.streams.read(streamId, max, now, this.primaryPath().recovery.rtt.smoothedMs);
+    const r = this.streams.read(streamId, max, now);
     // Reading the end may free the stream: its `stream_closed` goes out now.
     this.takeStreamEvents();
     return r;

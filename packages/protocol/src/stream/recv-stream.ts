@@ -176,7 +176,7 @@ export class RecvStream {
    * The credit to advertise after reads: a new limit when half the window is used. The window
    * grows by {@link autotuneWindow} (up to `windowMax`).
    */
-  windowUpdate(nowMs: number, rttMs: number, windowMax: number): number | undefined {
+  windowUpdate(nowMs: number, rttMs: () => number, windowMax: number): number | undefined {
     if (this.finalSize !== undefined || this.resetCode !== undefined) return undefined;
     if (this.maxData - this.readOffset > this.window / 2) return undefined;
     this.window = autotuneWindow(this.window, windowMax, this.updates, nowMs, rttMs);
@@ -213,18 +213,20 @@ export interface WindowUpdates {
  * not one: a slow reader that drains a full buffer at once makes two updates in the same
  * instant, and must not grow the window by it. A window only grows with reads, so what a peer
  * can make us buffer stays bounded by what our reader has shown it takes. Records `nowMs`.
+ * `rttMs` (smoothed) is asked only when both intervals are known.
  */
 export function autotuneWindow(
   window: number,
   windowMax: number,
   updates: WindowUpdates,
   nowMs: number,
-  rttMs: number,
+  rttMs: () => number,
 ): number {
   const { lastMs, previousMs } = updates;
   updates.previousMs = lastMs;
   updates.lastMs = nowMs;
   if (lastMs === undefined || previousMs === undefined) return window;
-  if (nowMs - lastMs >= 2 * rttMs || lastMs - previousMs >= 2 * rttMs) return window;
+  const twoRtts = 2 * rttMs();
+  if (nowMs - lastMs >= twoRtts || lastMs - previousMs >= twoRtts) return window;
   return Math.max(window, Math.min(window * 2, windowMax));
 }

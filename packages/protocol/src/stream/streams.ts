@@ -119,9 +119,8 @@ export class Streams {
   /** The session receive window now (auto-tuned), and when its last update was made. */
   private connectionWindow: number;
   private readonly connectionUpdates: WindowUpdates = { lastMs: undefined, previousMs: undefined };
-  /** The clock and smoothed RTT of the last `read`, for auto-tuning. */
+  /** The clock of the last `read`, for auto-tuning. */
   private nowMs = 0;
-  private rttMs = 0;
 
   private maxDataPending = false;
   private maxStreamsPending = false;
@@ -140,9 +139,11 @@ export class Streams {
   bytesAcked = 0;
   streamsOpened = 0;
 
+  /** `rttMs`: the session's smoothed RTT, asked only when auto-tuning weighs a window update. */
   constructor(
     isInitiator: boolean,
     private readonly limits: StreamLimits,
+    private readonly rttMs: () => number,
   ) {
     this.localBit = isInitiator ? 0 : 1;
     this.localMaxStreams = limits.maxStreams;
@@ -223,10 +224,9 @@ export class Streams {
     }
   }
 
-  /** `nowMs` and `rttMs` (smoothed) drive the windows' auto-tuning. */
-  read(id: number, max: number, nowMs: number, rttMs: number): ReadResult | undefined {
+  /** `nowMs` and the session's RTT drive the windows' auto-tuning. */
+  read(id: number, max: number, nowMs: number): ReadResult | undefined {
     this.nowMs = nowMs;
-    this.rttMs = rttMs;
     const s = this.get(id);
     const r = s.recv.read(max);
     if (!r) {
@@ -235,7 +235,7 @@ export class Streams {
     }
     this.bytesDelivered += r.data.length;
     this.consume(r.data.length);
-    const update = s.recv.windowUpdate(nowMs, rttMs, this.limits.streamWindowMax);
+    const update = s.recv.windowUpdate(nowMs, this.rttMs, this.limits.streamWindowMax);
     if (update !== undefined) {
       this.maxStreamDataPending.add(id);
       // A stream's window never outgrows the session's: keep the session's 1.5× ahead (quiche).
