@@ -50,17 +50,32 @@ async function next<T extends Message['type']>(type: T): Promise<Extract<Message
   }
 }
 
-/** BRAID_BENCH_CPU_PROF=<dir>: profile the transfer alone (see goodput-loopback.ts). */
+/**
+ * BRAID_BENCH_CPU_PROF=<dir>: profile the transfer alone (see goodput-loopback.ts).
+ * BRAID_BENCH_HEAP_PROF=<dir>: the same with V8's sampling heap profiler, counting objects that
+ * were collected too (so what shows is what was allocated, the work the GC does).
+ */
 const PROFILE_DIR = process.env.BRAID_BENCH_CPU_PROF;
+const HEAP_PROFILE_DIR = process.env.BRAID_BENCH_HEAP_PROF;
 let profiler: Promise<Session> | undefined;
 
 function profileStart(): void {
-  if (!PROFILE_DIR || profiler) return;
+  if ((!PROFILE_DIR && !HEAP_PROFILE_DIR) || profiler) return;
   profiler = (async () => {
     const session = new Session();
     session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.start');
+    if (PROFILE_DIR) {
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    }
+    if (HEAP_PROFILE_DIR) {
+      await session.post('HeapProfiler.enable');
+      await session.post('HeapProfiler.startSampling', {
+        samplingInterval: 4096,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      });
+    }
     return session;
   })();
 }
@@ -68,11 +83,20 @@ function profileStart(): void {
 async function profileStop(): Promise<void> {
   if (!profiler) return;
   const session = await profiler;
-  const { profile } = await session.post('Profiler.stop');
-  writeFileSync(
-    join(PROFILE_DIR!, `${kind}-${role}-${process.pid}.cpuprofile`),
-    JSON.stringify(profile),
-  );
+  if (PROFILE_DIR) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(
+      join(PROFILE_DIR, `${kind}-${role}-${process.pid}.cpuprofile`),
+      JSON.stringify(profile),
+    );
+  }
+  if (HEAP_PROFILE_DIR) {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    writeFileSync(
+      join(HEAP_PROFILE_DIR, `${kind}-${role}-${process.pid}.heapprofile`),
+      JSON.stringify(profile),
+    );
+  }
   session.disconnect();
 }
 
@@ -177,6 +201,8 @@ async function braidSender(): Promise<void> {
   const cpuMs = cpuMsSince(cpu);
   await profileStop();
   const stats = await session.stats();
+  // BRAID_BENCH_STATS=1: the sender's session stats on stderr (ACKs received, RTT, window).
+  if (process.env.BRAID_BENCH_STATS) process.stderr.write(`${JSON.stringify(stats)}\n`);
   send({
     type: 'done',
     cpuMs,

@@ -21,7 +21,9 @@
  *
  * Profiling: with BRAID_BENCH_CPU_PROF=<dir>, each worker profiles its transfer alone (from `go`,
  * or the receiver's first byte, to its end: no module loading or handshake) and writes
- * `<dir>/<kind>-<role>-<pid>.cpuprofile`.
+ * `<dir>/<kind>-<role>-<pid>.cpuprofile`. BRAID_BENCH_HEAP_PROF=<dir> does the same with V8's
+ * sampling heap profiler (`.heapprofile`: what the transfer allocates, collected or not), and
+ * BRAID_BENCH_STATS=1 prints the Braid sender's session stats to stderr.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -61,6 +61,20 @@ export class ByteSlab {
     return this.slab.subarray(this.offset, this.offset + maxBytes);
   }
 
+  /** A committed copy of `bytes`: {@link take}, set and {@link commit} with one view. */
+  copy(bytes: Uint8Array): Uint8Array {
+    const n = bytes.length;
+    if (n > this.slabBytes) return copyBytes(bytes);
+    if (!this.slab || this.offset + n > this.slabBytes) {
+      this.slab = new Uint8Array(this.slabBytes);
+      this.offset = 0;
+    }
+    const out = this.slab.subarray(this.offset, this.offset + n);
+    out.set(bytes);
+    this.offset += (n + 7) & ~7;
+    return out;
+  }
+
   /** Keeps the first `usedBytes` of `piece` (the last piece taken) and returns them. */
   commit(piece: Uint8Array, usedBytes: number): Uint8Array {
     if (usedBytes > piece.length) throw new RangeError(`${usedBytes} bytes exceed the piece`);

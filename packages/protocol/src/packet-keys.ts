@@ -79,14 +79,35 @@ export class PacketKeys {
    * the plaintext, and 16 bytes of room for the tag; the ciphertext replaces the plaintext.
    */
   sealInPlace(pathId: number, pn: number, datagram: Uint8Array, headerBytes: number): void {
+    this.sealInto(
+      pathId,
+      pn,
+      datagram.subarray(0, headerBytes),
+      datagram.subarray(headerBytes, datagram.length - AEAD_TAG_BYTES),
+      datagram.subarray(headerBytes),
+    );
+  }
+
+  /**
+   * {@link sealInPlace} with the three views given: the header, the plaintext, and `out`
+   * (plaintext and tag), which starts where the plaintext does. A caller that seals many
+   * packets in one buffer keeps the views, instead of making three per packet.
+   */
+  sealInto(
+    pathId: number,
+    pn: number,
+    header: Uint8Array,
+    plaintext: Uint8Array,
+    out: Uint8Array,
+  ): void {
     this.sealedWithKey++;
     aeadSealInto(
       this.crypto,
       this.sendKey,
       writePacketNonce(this.nonce, pathId, pn),
-      datagram.subarray(0, headerBytes),
-      datagram.subarray(headerBytes, datagram.length - AEAD_TAG_BYTES),
-      datagram.subarray(headerBytes),
+      header,
+      plaintext,
+      out,
     );
   }
 
@@ -126,6 +147,11 @@ export class PacketKeys {
    * next key (call after the packet's other checks pass). `keepPreviousMs` is how long the old
    * key stays.
    */
+  /** The last {@link open} used the next key: {@link commitReceivePhase} has work to do. */
+  get phaseChanged(): boolean {
+    return this.openedWithNext;
+  }
+
   commitReceivePhase(now: number, phase: 0 | 1, keepPreviousMs: number): void {
     if (!this.openedWithNext || !this.nextRecvKey) return;
     this.openedWithNext = false;

@@ -31,7 +31,10 @@ export class RangeSet {
     return this.ranges[this.ranges.length - 1]?.end;
   }
 
-  /** The ranges in ascending order (do not modify). */
+  /**
+   * The ranges in ascending order (do not modify). They are live: a later change to the set
+   * may change a range object in place, so read what you need before changing the set.
+   */
   get all(): readonly Range[] {
     return this.ranges;
   }
@@ -73,7 +76,14 @@ export class RangeSet {
       if (r.end > newEnd) newEnd = r.end;
       hi++;
     }
-    this.ranges.splice(lo, hi - lo, { start: newStart, end: newEnd });
+    // Growing one range (the common case: data or packet numbers arriving in order) changes
+    // it in place: no allocation on the packet path.
+    if (hi > lo) {
+      const r = this.ranges[lo]!;
+      r.start = newStart;
+      r.end = newEnd;
+      if (hi - lo > 1) this.ranges.splice(lo + 1, hi - lo - 1);
+    } else this.ranges.splice(lo, 0, { start: newStart, end: newEnd });
     return end - start - covered;
   }
 
@@ -86,24 +96,34 @@ export class RangeSet {
     if (first && first.start < value) first.start = value;
   }
 
-  /** Removes `[start, end)`. */
+  /** Removes `[start, end)`. Allocates nothing when no member is in it. */
   remove(start: number, end: number): void {
     if (end <= start) return;
-    const out: Range[] = [];
-    let lo = this.indexAfter(start) - 1;
-    if (lo < 0) lo = 0;
+    let lo = Math.max(0, this.indexAfter(start) - 1);
+    while (lo < this.ranges.length && this.ranges[lo]!.end <= start) lo++;
     let hi = lo;
-    while (hi < this.ranges.length && this.ranges[hi]!.start < end) {
-      const r = this.ranges[hi]!;
-      if (r.end <= start) {
-        out.push(r);
-      } else {
-        if (r.start < start) out.push({ start: r.start, end: start });
-        if (r.end > end) out.push({ start: end, end: r.end });
-      }
-      hi++;
+    while (hi < this.ranges.length && this.ranges[hi]!.start < end) hi++;
+    if (hi === lo) return;
+    const first = this.ranges[lo]!;
+    const last = this.ranges[hi - 1]!;
+    const keepLeft = first.start < start;
+    const keepRight = last.end > end;
+    if (keepLeft && keepRight && hi - lo === 1) {
+      // Cut one range in two.
+      this.ranges.splice(lo + 1, 0, { start: end, end: first.end });
+      first.end = start;
+      return;
     }
-    this.ranges.splice(lo, hi - lo, ...out);
+    // The ranges that overlap shrink in place; those wholly inside go.
+    if (keepLeft) {
+      first.end = start;
+      lo++;
+    }
+    if (keepRight) {
+      last.start = end;
+      hi--;
+    }
+    if (hi > lo) this.ranges.splice(lo, hi - lo);
   }
 
   /** Drops the lowest ranges until at most `max` remain. */

@@ -452,6 +452,10 @@ export class Session {
   private closeRepeats = 0;
   private drainUntilMs: number | undefined;
   readonly outputs: SessionOutput[] = [];
+  private sealScratch: SealScratch | undefined;
+  private readonly packetFrames: Frame[] = [];
+  /** `buildPacket`'s order of paths, refilled for each packet. */
+  private readonly packetPathOrder: Path[] = [];
 
   private constructor(
     id: SessionId,
@@ -522,7 +526,7 @@ export class Session {
 
   private primaryPath(): Path {
     return (
-      dataPaths(this.paths.values(), this.config.scheduler, this.currentPath)[0] ??
+      dataPaths(this.pathList, this.config.scheduler, this.currentPath)[0] ??
       this.currentPath ??
       this.path0
     );
@@ -1044,7 +1048,7 @@ export class Session {
       }
     }
     path.replay.accept(pn);
-    keys.commitReceivePhase(now, packet.keyPhase, 3 * this.closePtoMs());
+    if (keys.phaseChanged) keys.commitReceivePhase(now, packet.keyPhase, 3 * this.closePtoMs());
     if (!rebuilt) {
       this.counters.packetsReceived++;
       this.counters.bytesReceived += size;
@@ -1531,7 +1535,7 @@ export class Session {
 
   /** Where data goes when `failed` fails: a path that can carry it (never another suspect). */
   private failoverTarget(failed: Path): Path | undefined {
-    const next = dataPaths(this.paths.values(), this.config.scheduler, undefined).find(
+    const next = dataPaths(this.pathList, this.config.scheduler, undefined).find(
       (p) => p !== failed,
     );
     return next?.carriesData ? next : undefined;
@@ -1973,7 +1977,7 @@ export class Session {
    */
   private armProbes(path: Path, count: number): void {
     path.probesPending = count;
-    const lastResort = dataPaths(this.paths.values(), this.config.scheduler, undefined);
+    const lastResort = dataPaths(this.pathList, this.config.scheduler, undefined);
     const carries = lastResort.includes(path);
     if (carries && (this.streams.hasData || this.pendingDatagrams.length > 0)) return;
     const oldest = carries ? path.recovery.oldestUnacked() : undefined;
@@ -2217,7 +2221,12 @@ export class Session {
     if (!keys || !this.remoteCid || this.state !== 'established') return;
     if (this.role === 'responder' && !this.addressValidated) return;
     if (keys.updateDue(now)) keys.initiateUpdate(now);
-    const order = dataPaths(this.pathList, this.config.scheduler, this.currentPath);
+    const order = dataPaths(
+      this.pathList,
+      this.config.scheduler,
+      this.currentPath,
+      this.packetPathOrder,
+    );
     const paths = this.pathList;
     for (let i = 0; i < paths.length; i++) {
       const p = paths[(this.pathTurn + i) % paths.length]!;
@@ -2330,7 +2339,9 @@ export class Session {
       this.close(now, CloseCode.AEAD_LIMIT_REACHED, 'packet numbers exhausted');
       return 0;
     }
-    const frames: Frame[] = [];
+    // Encoded and dropped when the packet is sealed: one array serves every packet.
+    const frames = this.packetFrames;
+    frames.length = 0;
     const sent: SentFrame[] = [];
     let room = payloadRoom(this.packetBytes);
     // The path's ACKs go to its own addresses: a packet to others (a challenge of a candidate,
@@ -2473,7 +2484,7 @@ export class Session {
       sent.push(next.sent);
       room -= frameBytes(next.frame);
       if (this.streams.policy(next.frame.streamId).mode === 'redundant') {
-        others ??= dataPaths(this.paths.values(), 'aggregate', undefined).filter((p) => p !== path);
+        others ??= dataPaths(this.pathList, 'aggregate', undefined).filter((p) => p !== path);
         for (const p of others)
           if (p.copies.length < REDUNDANT_COPIES_MAX)
             p.copies.push({ frame: next.frame, sent: next.sent });
@@ -2545,11 +2556,12 @@ export class Session {
       this.elicitingSinceReceive = true;
       path.lastElicitingSentMs = now;
     }
+    let repair = false;
     for (const f of sent)
       if (f.kind === 'stream') {
         path.counters.streamBytesSent += f.length;
         path.lastStreamSentMs = now;
-      }
+      } else if (f.kind === 'repair') repair = true;
     const tracked = ackEliciting && !elsewhere;
     let holdUntilMs: number | undefined;
     if (fec && tracked) {
@@ -2557,7 +2569,6 @@ export class Session {
       const answerMs = path.recovery.rtt.ptoMs(this.peerMaxAckDelayMs);
       holdUntilMs = this.fec.onProtectedSent(now, path.id, pn, bytes, fec, answerMs);
     }
-    const repair = sent.some((f) => f.kind === 'repair');
     if (repair) this.fec.onRepairSent(path.id, bytes.length);
     const record: SentPacket<SentFrame> = {
       packetNumber: pn,
@@ -2604,9 +2615,10 @@ export class Session {
 
   /**
    * Encodes and seals one short packet into a datagram of its own, cut from the endpoint's
-   * slab: the header and frames are written where they go and sealed in place, so a packet
-   * costs no allocation of its own and no copy (frames beyond the packet size, which only
-   * test hooks build, get an array of their own).
+   * slab. The packet is built and sealed in a scratch buffer of the packet size, through views
+   * kept per length ({@link SealScratch}), and then copied to the slab: one view and one copy
+   * per packet, where sealing in the slab took five views. Frames beyond the packet size, which
+   * only test hooks build, get an array of their own.
    */
   private sealPacket(
     pathId: number,
@@ -2616,19 +2628,21 @@ export class Session {
     fecProtected: boolean,
   ): Uint8Array {
     const keys = this.keys!;
-    const slab = this.config.datagramSlab;
-    const piece = slab.take(this.packetBytes);
-    writeShortHeader(piece, remoteCid, pn, keys.sendPhase, fecProtected);
-    const w = encodeFrames(frames, ByteWriter.over(piece, SHORT_HEADER_BYTES));
+    if (this.sealScratch?.bytes.length !== this.packetBytes)
+      this.sealScratch = new SealScratch(this.packetBytes);
+    const scratch = this.sealScratch.bytes;
+    writeShortHeader(scratch, remoteCid, pn, keys.sendPhase, fecProtected);
+    const w = encodeFrames(frames, ByteWriter.over(scratch, SHORT_HEADER_BYTES));
     const length = w.length + AEAD_TAG_BYTES;
-    let datagram: Uint8Array;
-    if (w.target === piece && length <= piece.length) datagram = slab.commit(piece, length);
-    else {
-      datagram = new Uint8Array(length);
+    if (w.target !== scratch || length > scratch.length) {
+      const datagram = new Uint8Array(length);
       datagram.set(w.view());
+      keys.sealInPlace(pathId, pn, datagram, SHORT_HEADER_BYTES);
+      return datagram;
     }
-    keys.sealInPlace(pathId, pn, datagram, SHORT_HEADER_BYTES);
-    return datagram;
+    const v = this.sealScratch.views(length);
+    keys.sealInto(pathId, pn, v.header, v.plaintext, v.sealed);
+    return this.config.datagramSlab.copy(v.datagram);
   }
 
   /**
@@ -2841,3 +2855,42 @@ function hasStreamDataInFlight(path: Path): boolean {
 function pairKey(local: Locator, remote: Locator): string {
   return `${local} ${remote}`;
 }
+
+/**
+ * A buffer of one packet size where packets are built and sealed, with the views the AEAD
+ * needs for each length (bulk packets are all one length; ACK-only ones vary): at most
+ * {@link SEAL_VIEW_LENGTHS_MAX} lengths are kept, and the set starts over when full.
+ */
+class SealScratch {
+  readonly bytes: Uint8Array;
+  private readonly byLength = new Map<number, SealViews>();
+
+  constructor(packetBytes: number) {
+    this.bytes = new Uint8Array(packetBytes);
+  }
+
+  /** The views of a packet of `length` bytes (header, frames, tag) at the buffer's start. */
+  views(length: number): SealViews {
+    let v = this.byLength.get(length);
+    if (v) return v;
+    if (this.byLength.size >= SEAL_VIEW_LENGTHS_MAX) this.byLength.clear();
+    const b = this.bytes;
+    v = {
+      datagram: b.subarray(0, length),
+      header: b.subarray(0, SHORT_HEADER_BYTES),
+      plaintext: b.subarray(SHORT_HEADER_BYTES, length - AEAD_TAG_BYTES),
+      sealed: b.subarray(SHORT_HEADER_BYTES, length),
+    };
+    this.byLength.set(length, v);
+    return v;
+  }
+}
+
+interface SealViews {
+  datagram: Uint8Array;
+  header: Uint8Array;
+  plaintext: Uint8Array;
+  sealed: Uint8Array;
+}
+
+const SEAL_VIEW_LENGTHS_MAX = 16;

@@ -19,28 +19,40 @@ import type { Path } from './path.js';
 export type SchedulerName = 'aggregate' | 'active-backup';
 export const SCHEDULERS: readonly SchedulerName[] = ['aggregate', 'active-backup'];
 
-/** The paths data may use now, in the order to try them. */
+/** The paths data may use now, in the order to try them, in `out` (emptied first) if given. */
 export function dataPaths(
-  paths: Iterable<Path>,
+  paths: readonly Path[],
   strategy: SchedulerName,
   current: Path | undefined,
+  out: Path[] = [],
 ): Path[] {
-  const active: Path[] = [];
-  const standby: Path[] = [];
-  const suspect: Path[] = [];
-  for (const p of paths) {
-    if (!p.remoteCid) continue;
-    if (p.status === 'active') active.push(p);
-    else if (p.status === 'standby') standby.push(p);
-    else if (p.status === 'suspect') suspect.push(p);
+  // The best class present first (active, else standby, else suspect), then only it is
+  // collected, into `out` (a caller that asks for every packet passes the same array).
+  out.length = 0;
+  let best = STANDING_NONE;
+  for (const p of paths) if (p.remoteCid) best = Math.min(best, standing(p));
+  if (best === STANDING_NONE) return out;
+  for (const p of paths) if (p.remoteCid && standing(p) === best) out.push(p);
+  if (out.length > 1) out.sort(byRtt);
+  if (strategy === 'active-backup' && out.length > 1) {
+    const keep = current && out.includes(current) ? current : out[0]!;
+    out.length = 0;
+    out.push(keep);
   }
-  const pool = active.length > 0 ? active : standby.length > 0 ? standby : suspect;
-  pool.sort(byRtt);
-  if (strategy === 'active-backup' && pool.length > 1) {
-    const keep = current && pool.includes(current) ? current : pool[0]!;
-    return [keep];
-  }
-  return pool;
+  return out;
+}
+
+const STANDING_NONE = 3;
+
+/** 0 active, 1 standby, 2 suspect; {@link STANDING_NONE} for a path that carries no data. */
+function standing(p: Path): number {
+  return p.status === 'active'
+    ? 0
+    : p.status === 'standby'
+      ? 1
+      : p.status === 'suspect'
+        ? 2
+        : STANDING_NONE;
 }
 
 function byRtt(a: Path, b: Path): number {

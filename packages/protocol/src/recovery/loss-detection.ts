@@ -177,7 +177,9 @@ export class LossDetection<F> {
           const p = this.take(pn);
           if (p) acked.push(p);
         }
-        this.settled.add(gap.start, gap.end);
+        // From the oldest outstanding packet on, the records go at the next trim, and with
+        // them any need to remember the numbers (nothing below them is outstanding).
+        if (gap.start !== this.base + this.head) this.settled.add(gap.start, gap.end);
         at = gap.end;
       }
     }

@@ -129,12 +129,14 @@ export class SendStream {
     if (this.resetCode !== undefined || room <= 0) return undefined;
     const lostRange = this.lost.all[0];
     if (lostRange) {
-      const end = Math.min(lostRange.end, lostRange.start + room);
-      this.lost.remove(lostRange.start, end);
-      this.bytesRetransmitted += end - lostRange.start;
+      // Read before the removal, which shrinks the range in place.
+      const start = lostRange.start;
+      const end = Math.min(lostRange.end, start + room);
+      this.lost.remove(start, end);
+      this.bytesRetransmitted += end - start;
       const fin = this.finalSize === end && this.finSent;
       if (fin) this.finLost = false;
-      return { offset: lostRange.start, data: this.slice(lostRange.start, end), fin, fresh: 0 };
+      return { offset: start, data: this.slice(start, end), fin, fresh: 0 };
     }
     const limit = Math.min(this.writeOffset, this.maxData, this.sentOffset + connectionCredit);
     const end = Math.min(limit, this.sentOffset + room);
@@ -162,7 +164,15 @@ export class SendStream {
     if (fin) this.finAcked = true;
     if (this.resetCode !== undefined || offset + length <= this.bufferStart) return 0;
     const start = Math.max(offset, this.bufferStart);
-    const fresh = this.acked.add(start, offset + length);
+    const end = offset + length;
+    if (start === this.bufferStart && this.acked.isEmpty) {
+      // In order, the common case: straight to the release, without a range that would be
+      // added and dropped at once.
+      this.lost.remove(offset, end);
+      this.release(end);
+      return end - start;
+    }
+    const fresh = this.acked.add(start, end);
     this.lost.remove(offset, offset + length);
     const first = this.acked.all[0];
     if (first && first.start <= this.bufferStart && first.end > this.bufferStart)
