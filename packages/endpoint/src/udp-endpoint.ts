@@ -140,7 +140,7 @@ export interface PeerConfig {
 /** Options of the protocol core passed through as they are (scheduler, probe intervals…). */
 export type ProtocolOptions = Omit<
   EndpointOptions,
-  'identity' | 'crypto' | 'random' | 'localAddresses' | 'acceptPeer'
+  'identity' | 'crypto' | 'random' | 'localAddresses' | 'acceptPeer' | 'receivedDatagramsOwned'
 >;
 
 export interface UdpEndpointOptions extends ProtocolOptions {
@@ -492,6 +492,8 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
       random: this.random,
       localAddresses: this.locators,
       pathFilter: this.pathFilter,
+      // Every datagram a socket delivers is a fresh copy that nothing else reads.
+      receivedDatagramsOwned: true,
       ...(acceptPeer ? { acceptPeer: (eid: Eid) => acceptPeer(eid.toString()) } : {}),
     });
     this.state = 'open';

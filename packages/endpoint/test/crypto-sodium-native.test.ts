@@ -21,6 +21,14 @@ const native = await createSodiumNativeCrypto();
 // sodium-native is optional: where it does not load, every test here is skipped, saying why.
 const skip = native ? false : 'sodium-native is not installed or does not load here';
 const crypto = native ?? wasm;
+/** Key, nonce, associated data, message, and where the message sits in a larger array. */
+const AEAD_CASE = [
+  fc.uint8Array({ minLength: 32, maxLength: 32 }),
+  fc.uint8Array({ minLength: 12, maxLength: 12 }),
+  fc.uint8Array({ maxLength: 40 }),
+  fc.uint8Array({ maxLength: 1500 }),
+  fc.integer({ min: 0, max: 9 }),
+] as const;
 const fixture = (name: string) =>
   JSON.parse(
     readFileSync(new URL(`../../protocol/test/fixtures/${name}`, import.meta.url), 'utf8'),
@@ -147,29 +155,22 @@ t.test(
     const sealInto = crypto.aeadSealInto?.bind(crypto);
     if (!sealInto) throw new Error('sodium-native has an aeadSealInto');
     fc.assert(
-      fc.property(
-        fc.uint8Array({ minLength: 32, maxLength: 32 }),
-        fc.uint8Array({ minLength: 12, maxLength: 12 }),
-        fc.uint8Array({ maxLength: 40 }),
-        fc.uint8Array({ maxLength: 1500 }),
-        fc.integer({ min: 0, max: 9 }),
-        (key, nonce, ad, msg, at) => {
-          const want = toHex(wasm.aeadSeal(key, nonce, ad, msg));
-          // In place: the message sits where the output begins, inside a larger array.
-          const datagram = new Uint8Array(at + msg.length + 16 + 5);
-          datagram.set(msg, at);
-          const plaintext = datagram.subarray(at, at + msg.length);
-          sealInto(key, nonce, ad, plaintext, datagram.subarray(at, at + msg.length + 16));
-          const apart = new Uint8Array(msg.length + 16);
-          sealInto(key, nonce, ad, msg, apart);
-          return (
-            toHex(datagram.subarray(at, at + msg.length + 16)) === want &&
-            toHex(apart) === want &&
-            datagram.subarray(0, at).every((b) => b === 0) &&
-            datagram.subarray(at + msg.length + 16).every((b) => b === 0)
-          );
-        },
-      ),
+      fc.property(...AEAD_CASE, (key, nonce, ad, msg, at) => {
+        const want = toHex(wasm.aeadSeal(key, nonce, ad, msg));
+        // In place: the message sits where the output begins, inside a larger array.
+        const datagram = new Uint8Array(at + msg.length + 16 + 5);
+        datagram.set(msg, at);
+        const plaintext = datagram.subarray(at, at + msg.length);
+        sealInto(key, nonce, ad, plaintext, datagram.subarray(at, at + msg.length + 16));
+        const apart = new Uint8Array(msg.length + 16);
+        sealInto(key, nonce, ad, msg, apart);
+        return (
+          toHex(datagram.subarray(at, at + msg.length + 16)) === want &&
+          toHex(apart) === want &&
+          datagram.subarray(0, at).every((b) => b === 0) &&
+          datagram.subarray(at + msg.length + 16).every((b) => b === 0)
+        );
+      }),
       { seed: 21, numRuns: 500 },
     );
     const key = new Uint8Array(32);
@@ -219,5 +220,43 @@ t.test(
     t.equal((await selectCrypto('libsodium')).provider.name, 'libsodium-wrappers');
     t.equal((await selectCrypto('sodium-native')).provider.name, 'sodium-native');
     await t.rejects(selectCrypto('openssl' as 'auto'), { code: 'ERR_BRAID_CRYPTO_UNAVAILABLE' });
+  },
+);
+
+t.test(
+  'aeadOpenInPlace opens what aeadOpen opens, over the ciphertext itself',
+  { skip },
+  async (t) => {
+    const openInPlace = crypto.aeadOpenInPlace?.bind(crypto);
+    if (!openInPlace) throw new Error('sodium-native has an aeadOpenInPlace');
+    fc.assert(
+      fc.property(
+        ...AEAD_CASE,
+        fc.option(fc.nat(), { nil: undefined }),
+        (key, nonce, ad, msg, at, flip) => {
+          const sealed = wasm.aeadSeal(key, nonce, ad, msg);
+          if (flip !== undefined) sealed[flip % sealed.length]! ^= 1;
+          const want = wasm.aeadOpen(key, nonce, ad, sealed);
+          // Inside a larger array, as a datagram's payload is.
+          const datagram = new Uint8Array(at + sealed.length + 5).fill(0xee);
+          datagram.set(sealed, at);
+          const got = openInPlace(key, nonce, ad, datagram.subarray(at, at + sealed.length));
+          if (want === null) return got === null;
+          return (
+            got !== null &&
+            got.buffer === datagram.buffer &&
+            got.byteOffset === datagram.byteOffset + at &&
+            toHex(got) === toHex(want) &&
+            datagram.subarray(0, at).every((b) => b === 0xee) &&
+            datagram.subarray(at + sealed.length).every((b) => b === 0xee)
+          );
+        },
+      ),
+      { seed: 22, numRuns: 500 },
+    );
+    t.equal(
+      openInPlace(new Uint8Array(32), new Uint8Array(12), new Uint8Array(0), new Uint8Array(15)),
+      null,
+    );
   },
 );

@@ -116,6 +116,12 @@ export interface EndpointOptions {
   keepaliveIntervalMs?: number;
   /** Size of the datagrams sent (before path MTU discovery). Default 1200, range 1200–65527. */
   maxDatagramBytes?: number;
+  /**
+   * The caller hands each datagram given to {@link Endpoint.handleDatagram} over, and never
+   * reads or reuses it afterwards: packets may then be decrypted over themselves (no array per
+   * packet). Default false: the datagram is only read.
+   */
+  receivedDatagramsOwned?: boolean;
   /** Delay before acknowledging a lone packet, announced to the peer. Default 25 ms. */
   maxAckDelayMs?: number;
   /** Congestion controller. Default `cubic`. */
@@ -433,6 +439,7 @@ export class Endpoint {
         1 << 20,
       ),
       datagramSlab: new ByteSlab(),
+      receivedDatagramsOwned: options.receivedDatagramsOwned ?? false,
     };
     this.pendingHandshakesMax = positive(
       'pendingHandshakesMax',

@@ -193,6 +193,8 @@ export interface SessionConfig {
   datagramFec: FecSetting;
   /** Where short packets' datagrams are cut from: one per endpoint, shared by its sessions. */
   datagramSlab: ByteSlab;
+  /** Received datagrams are the session's to overwrite (see EndpointOptions). */
+  receivedDatagramsOwned: boolean;
 }
 
 export interface SessionStats {
@@ -1033,7 +1035,18 @@ export class Session {
         this.reject('replay', `packet ${pn} of path ${pathId} already received or too old`);
       return false;
     }
-    const plaintext = keys.open(now, pathId, pn, packet.keyPhase, packet.header, packet.sealed);
+    // Opened over itself when the datagram is ours to overwrite and nothing keeps it sealed:
+    // FEC keeps a protected packet as it came (a source for its group's repair).
+    const inPlace = this.config.receivedDatagramsOwned && !rebuilt && !packet.fecProtected;
+    const plaintext = keys.open(
+      now,
+      pathId,
+      pn,
+      packet.keyPhase,
+      packet.header,
+      packet.sealed,
+      inPlace,
+    );
     if (!plaintext) {
       if (!rebuilt)
         this.reject('auth_failed', `packet ${pn} of path ${pathId} failed authentication`);

@@ -1,5 +1,10 @@
 import t from 'tap';
-import { bytesEqual, type StreamPolicy } from '@braid/protocol';
+import {
+  bytesEqual,
+  createSodiumCrypto,
+  type CryptoProvider,
+  type StreamPolicy,
+} from '@braid/protocol';
 import {
   connected,
   eventsOf,
@@ -9,6 +14,7 @@ import {
   runDelayed,
   type Connected,
 } from './support/sessions.js';
+import { A } from './support/pair.js';
 import type { Pair } from './support/pair.js';
 
 const LOW_LATENCY: StreamPolicy = { mode: 'low-latency', fec: 'off' };
@@ -530,3 +536,54 @@ t.test('datagrams: the size limit follows maxDatagramBytes, with a clear error',
   t.equal(p.a.sessionInfo(a).maxDatagramBytes, 1168, "a is held to b's limit");
   t.equal(p.b.sessionInfo(b).maxDatagramBytes, 1168, 'b to its own packet size');
 });
+
+t.test(
+  'owned datagrams are opened over themselves, never an FEC source, through loss and key updates',
+  async (t) => {
+    const base = await createSodiumCrypto();
+    let inPlace = 0;
+    let protectedInPlace = 0;
+    // The default provider has no in-place open: this one does what sodium-native's does,
+    // zeroing the bytes on a bad tag as libsodium does.
+    const crypto: CryptoProvider = Object.create(base) as CryptoProvider;
+    crypto.aeadOpenInPlace = (key, nonce, ad, sealed) => {
+      inPlace++;
+      if (ad[0]! & 0x08) protectedInPlace++; // the header's FEC bit
+      const plain = base.aeadOpen(key, nonce, ad, sealed);
+      if (!plain) {
+        sealed.fill(0);
+        return null;
+      }
+      sealed.set(plain);
+      return sealed.subarray(0, plain.length);
+    };
+    const options = { crypto, receivedDatagramsOwned: true, keyUpdateAfterPackets: 100 };
+    const { p, a, b } = await connected(130, options, options, 5);
+    const data = payload(300_000, 130);
+    const sid = p.a.openStream(p.now, a, { mode: 'bulk', fec: { k: 4, m: 1 } });
+    let written = 0;
+    const pump = () => {
+      if (written < data.length) written += p.a.streamWrite(p.now, a, sid, data.subarray(written));
+      if (written === data.length) p.a.streamEnd(p.now, a, sid);
+    };
+    const rb = new Reader(p, 'b', b);
+    let sent = 0;
+    pump();
+    runDelayed(p, p.now + 60_000, {
+      delayMs: 5,
+      drop: (d) => d.from === A && ++sent % 23 === 0,
+      afterDeliver: () => {
+        pump();
+        rb.drain();
+      },
+    });
+    t.ok(rb.record(sid).fin && bytesEqual(rb.data(sid), data), 'byte-exact');
+    const sa = p.a.sessionInfo(a).stats;
+    const sb = p.b.sessionInfo(b).stats;
+    t.ok(sa.fecProtectedPackets > 0, `${sa.fecProtectedPackets} packets FEC-protected`);
+    t.ok(sb.fecRecoveredPackets > 0, `${sb.fecRecoveredPackets} rebuilt by FEC`);
+    t.ok(sb.keyUpdates > 0 && sa.keyUpdates > 0, 'keys updated on both sides');
+    t.ok(inPlace > 100, `${inPlace} packets opened in place`);
+    t.equal(protectedInPlace, 0, 'no FEC source was opened in place');
+  },
+);

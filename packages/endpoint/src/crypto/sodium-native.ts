@@ -131,6 +131,20 @@ function buildProvider(sodium: SodiumNative, fallback: CryptoProvider): CryptoPr
       }
       return opened;
     },
+    aeadOpenInPlace(key, nonce, ad, ciphertext) {
+      expectLength('AEAD key', key, AEAD_KEY_BYTES);
+      expectLength('AEAD nonce', nonce, AEAD_NONCE_BYTES);
+      if (ciphertext.length < AEAD_TAG_BYTES) return null;
+      // libsodium checks the tag over the ciphertext before it decrypts, front to back: an
+      // output that starts where the ciphertext does is safe (and is zeroed on a bad tag).
+      const opened = ciphertext.subarray(0, ciphertext.length - AEAD_TAG_BYTES);
+      try {
+        sodium.crypto_aead_chacha20poly1305_ietf_decrypt(opened, null, ciphertext, ad, nonce, key);
+      } catch {
+        return null;
+      }
+      return opened;
+    },
     blake2b(data, outBytes = BLAKE2B_BYTES, key) {
       const keyed = key !== undefined && key.length > 0;
       if (

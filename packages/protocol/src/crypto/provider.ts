@@ -45,6 +45,18 @@ export interface CryptoProvider {
     ad: Uint8Array,
     ciphertext: Uint8Array,
   ): Uint8Array | null;
+  /**
+   * Optional: {@link aeadOpen} over `ciphertext` itself. The plaintext is written over the
+   * ciphertext's first `length - 16` bytes and returned as a view of them; `null` when the tag
+   * does not verify, and then `ciphertext` may have been overwritten (libsodium zeroes it), so
+   * it is only for bytes the caller owns and will not read again.
+   */
+  aeadOpenInPlace?(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    ad: Uint8Array,
+    ciphertext: Uint8Array,
+  ): Uint8Array | null;
   /** BLAKE2b (RFC 7693) with `outBytes` of output (1..64) and an optional key (≤64 bytes). */
   blake2b(data: Uint8Array, outBytes?: number, key?: Uint8Array): Uint8Array;
 }
