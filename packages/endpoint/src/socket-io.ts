@@ -16,6 +16,7 @@
  * turn, `onDatagram` per datagram received and `onReceived` after each read.
  */
 import dgram from 'node:dgram';
+import { copyBytes } from '@braid/protocol';
 import { addonLoadError, openSocket, SEGMENTS_MAX, type DgramExtSocket } from '@braid/dgram-ext';
 
 export type SocketImplementation = 'native' | 'dgram';
@@ -54,6 +55,7 @@ export interface SocketIo {
   readonly queued: number;
   /** The kernel refused a send for lack of buffer; `onWritable` follows. */
   readonly blocked: boolean;
+  /** Queues (native) or sends (dgram) a copy of `bytes`: the caller may reuse them at once. */
   enqueue(bytes: Uint8Array, host: string, port: number): void;
   /** Sends what is queued (native); no-op for dgram, which sends on `enqueue`. */
   flush(): void;
@@ -79,6 +81,8 @@ export async function openSocketIo(options: SocketIoOptions): Promise<SocketIo> 
   return DgramIo.open(options);
 }
 
+/** A native socket's queue buffer to begin with: a turn of 1,400-byte datagrams fits. */
+const QUEUE_BUFFER_BYTES = 256 * 1024;
 const UDP4_PAYLOAD_MAX = 65507;
 const UDP6_PAYLOAD_MAX = 65527;
 
@@ -86,15 +90,21 @@ const UDP6_PAYLOAD_MAX = 65527;
 export class NativeIo implements SocketIo {
   readonly implementation = 'native';
   readonly port: number;
-  /** The queue, as three arrays (no object per datagram); entries before `head` are sent. */
-  private readonly queueBytes: Uint8Array[] = [];
+  /**
+   * The queue: the datagrams' bytes one after the other in `queueBuf` (copied in by `enqueue`,
+   * so a train is one contiguous slice, sent without another copy), and four arrays with their
+   * offsets, lengths and destinations (no object per datagram). Entries before `head` are sent.
+   * The buffer starts over when the queue empties.
+   */
+  private queueBuf = new Uint8Array(QUEUE_BUFFER_BYTES);
+  private queueEnd = 0;
+  private readonly queueOffsets: number[] = [];
+  private readonly queueLengths: number[] = [];
   private readonly queueHosts: string[] = [];
   private readonly queuePorts: number[] = [];
   private head = 0;
   blocked = false;
   private closed = false;
-  /** Where a train is copied for its one send; the kernel copies it before the call returns. */
-  private readonly slab: Uint8Array;
   private readonly payloadMax: number;
 
   constructor(
@@ -104,7 +114,6 @@ export class NativeIo implements SocketIo {
   ) {
     this.port = socket.address().port;
     this.payloadMax = family === 6 ? UDP6_PAYLOAD_MAX : UDP4_PAYLOAD_MAX;
-    this.slab = new Uint8Array(this.payloadMax);
   }
 
   static async open(options: SocketIoOptions): Promise<NativeIo> {
@@ -156,46 +165,72 @@ export class NativeIo implements SocketIo {
   }
 
   get queued(): number {
-    return this.queueBytes.length - this.head;
+    return this.queueOffsets.length - this.head;
   }
 
   enqueue(bytes: Uint8Array, host: string, port: number): void {
     if (this.closed) return;
-    this.queueBytes.push(bytes);
+    const n = bytes.length;
+    if (this.queueEnd + n > this.queueBuf.length) this.makeRoom(n);
+    this.queueBuf.set(bytes, this.queueEnd);
+    this.queueOffsets.push(this.queueEnd);
+    this.queueLengths.push(n);
     this.queueHosts.push(host);
     this.queuePorts.push(port);
+    this.queueEnd += n;
+  }
+
+  /**
+   * Room for `n` more bytes: the unsent datagrams move to the front of a buffer (the same one
+   * when they leave it half free, else one twice as large). Bounded: the endpoint queues at
+   * most SOCKET_QUEUE_MAX datagrams while the socket is blocked, and a turn's worth otherwise.
+   */
+  private makeRoom(n: number): void {
+    const count = this.queueOffsets.length;
+    const from = this.head < count ? this.queueOffsets[this.head]! : this.queueEnd;
+    const used = this.queueEnd - from;
+    const old = this.queueBuf;
+    if (used + n <= old.length / 2) old.copyWithin(0, from, this.queueEnd);
+    else {
+      this.queueBuf = new Uint8Array(Math.max(2 * old.length, used + n));
+      this.queueBuf.set(old.subarray(from, this.queueEnd));
+    }
+    this.queueOffsets.splice(0, this.head);
+    this.queueLengths.splice(0, this.head);
+    this.queueHosts.splice(0, this.head);
+    this.queuePorts.splice(0, this.head);
+    this.head = 0;
+    for (let i = 0; i < this.queueOffsets.length; i++) this.queueOffsets[i]! -= from;
+    this.queueEnd = used;
   }
 
   flush(): void {
-    const bytes = this.queueBytes;
+    const offsets = this.queueOffsets;
+    const lengths = this.queueLengths;
     const hosts = this.queueHosts;
     const ports = this.queuePorts;
-    while (!this.blocked && !this.closed && this.head < bytes.length) {
+    while (!this.blocked && !this.closed && this.head < offsets.length) {
       const head = this.head;
       const host = hosts[head]!;
       const port = ports[head]!;
-      const size = bytes[head]!.length;
+      const size = lengths[head]!;
       // A train: same destination, the size of the first, at most one shorter one at its end.
       let n = 1;
       let total = size;
       const most = size === 0 ? 1 : Math.min(SEGMENTS_MAX, Math.floor(this.payloadMax / size));
-      while (n < most && head + n < bytes.length) {
-        const length = bytes[head + n]!.length;
+      while (n < most && head + n < offsets.length) {
+        const length = lengths[head + n]!;
         if (ports[head + n] !== port || hosts[head + n] !== host || length > size) break;
         n++;
         total += length;
         if (length < size) break;
       }
+      // The train's datagrams lie one after the other in the queue's buffer.
+      const start = offsets[head]!;
+      const train = this.queueBuf.subarray(start, start + total);
       try {
-        if (n === 1) this.socket.send(bytes[head]!, port, host);
-        else {
-          for (let k = 0, at = 0; k < n; k++) {
-            const b = bytes[head + k]!;
-            this.slab.set(b, at);
-            at += b.length;
-          }
-          this.socket.sendSegments(this.slab.subarray(0, total), size, port, host);
-        }
+        if (n === 1) this.socket.send(train, port, host);
+        else this.socket.sendSegments(train, size, port, host);
         this.head += n;
         this.handlers.onSent(n, total);
       } catch (err) {
@@ -216,16 +251,17 @@ export class NativeIo implements SocketIo {
         this.handlers.onError(e);
       }
     }
-    if (this.head === bytes.length) {
-      bytes.length = hosts.length = ports.length = 0;
-      this.head = 0;
-    } else if (this.head > 1024) {
-      // The sent front of a queue that a blocked socket holds.
-      bytes.splice(0, this.head);
-      hosts.splice(0, this.head);
-      ports.splice(0, this.head);
-      this.head = 0;
-    }
+    if (this.head === offsets.length) this.clearQueue();
+  }
+
+  private clearQueue(): void {
+    this.queueOffsets.length = this.queueLengths.length = 0;
+    this.queueHosts.length = this.queuePorts.length = 0;
+    this.head = 0;
+    this.queueEnd = 0;
+    // A buffer that grew while the socket was blocked goes back to its first size.
+    if (this.queueBuf.length > 4 * QUEUE_BUFFER_BYTES)
+      this.queueBuf = new Uint8Array(QUEUE_BUFFER_BYTES);
   }
 
   /** The socket can send again: sends the queue, then tells the endpoint. */
@@ -245,8 +281,7 @@ export class NativeIo implements SocketIo {
 
   close(): Promise<void> {
     this.closed = true;
-    for (const q of [this.queueBytes, this.queueHosts, this.queuePorts]) q.length = 0;
-    this.head = 0;
+    this.clearQueue();
     this.socket.close();
     return Promise.resolve();
   }
@@ -328,7 +363,8 @@ class DgramIo implements SocketIo {
 
   enqueue(bytes: Uint8Array, host: string, port: number): void {
     try {
-      this.socket.send(bytes, port, host, this.onSent);
+      // Node sends after this returns, and the caller may reuse `bytes` by then: a copy.
+      this.socket.send(copyBytes(bytes), port, host, this.onSent);
       this.queued++;
       this.handlers.onSent(1, bytes.length);
     } catch (err) {

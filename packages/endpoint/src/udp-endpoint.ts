@@ -140,7 +140,13 @@ export interface PeerConfig {
 /** Options of the protocol core passed through as they are (scheduler, probe intervals…). */
 export type ProtocolOptions = Omit<
   EndpointOptions,
-  'identity' | 'crypto' | 'random' | 'localAddresses' | 'acceptPeer' | 'receivedDatagramsOwned'
+  | 'identity'
+  | 'crypto'
+  | 'random'
+  | 'localAddresses'
+  | 'acceptPeer'
+  | 'receivedDatagramsOwned'
+  | 'borrowedTransmits'
 >;
 
 export interface UdpEndpointOptions extends ProtocolOptions {
@@ -492,8 +498,10 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
       random: this.random,
       localAddresses: this.locators,
       pathFilter: this.pathFilter,
-      // Every datagram a socket delivers is a fresh copy that nothing else reads.
+      // Every datagram a socket delivers is a fresh copy that nothing else reads, and a socket
+      // copies each datagram it is handed before `send` returns (drainTransmits).
       receivedDatagramsOwned: true,
+      borrowedTransmits: true,
       ...(acceptPeer ? { acceptPeer: (eid: Eid) => acceptPeer(eid.toString()) } : {}),
     });
     this.state = 'open';

@@ -133,6 +133,57 @@ t.test('a full send buffer (EAGAIN) keeps the queue and resumes when writable', 
   t.same(log.errors, []);
 });
 
+t.test('the queue holds copies, and grows past its first buffer while blocked', async (t) => {
+  // Blocked for the whole first flush: 400 datagrams of 1,400 bytes (560 kB, more than the
+  // 256 KiB buffer it starts with) wait, some sent in part, and go out in order and intact.
+  const s = standIn([() => errno('EAGAIN', 10)]);
+  const { h, log } = handlers();
+  const io = new NativeIo(s.socket, 4, h);
+  const reused = new Uint8Array(1400);
+  const stamp = (i: number) => {
+    reused.fill(i & 0xff);
+    reused[1] = i >> 8;
+  };
+  for (let i = 0; i < 30; i++) {
+    stamp(i);
+    io.enqueue(reused, '127.0.0.1', 1);
+  }
+  io.flush();
+  t.ok(io.blocked);
+  for (let i = 30; i < 400; i++) {
+    stamp(i);
+    io.enqueue(reused, '127.0.0.1', 1); // the caller reuses its array at once
+  }
+  t.equal(io.queued, 390);
+  io.resume();
+  t.equal(io.queued, 0);
+  t.equal(log.sent, 400);
+  // The stand-in records no part of a call that fails: the first 10 went in that one.
+  const sent = Buffer.concat(s.calls.map((c) => c.bytes));
+  t.equal(sent.length, 390 * 1400, 'every other byte once');
+  let wrong = 0;
+  for (let i = 10; i < 400; i++) {
+    const d = sent.subarray((i - 10) * 1400, (i - 9) * 1400);
+    if (d[0] !== (i & 0xff) || d[1] !== i >> 8 || d[1399] !== (i & 0xff)) wrong++;
+  }
+  t.equal(wrong, 0, 'each datagram as it was enqueued, in order');
+
+  // Blocked with most of the buffer sent: the rest moves to its front, in the same buffer.
+  const s2 = standIn([() => errno('EAGAIN', 140)]);
+  const io2 = new NativeIo(s2.socket, 4, handlers().h);
+  for (let i = 0; i < 150; i++) io2.enqueue(packet(1400, i), '127.0.0.1', 1);
+  io2.flush();
+  for (let i = 150; i < 200; i++) io2.enqueue(packet(1400, i), '127.0.0.1', 1);
+  io2.resume();
+  t.same(
+    s2.calls.flatMap((c) =>
+      Array.from({ length: c.bytes.length / 1400 }, (_, k) => c.bytes[k * 1400]),
+    ),
+    Array.from({ length: 60 }, (_, k) => 140 + k),
+    'the 60 not sent before, in order',
+  );
+});
+
 t.test('another send error drops that train only, and says where it was going', async (t) => {
   const s = standIn([() => errno('ENETUNREACH')]);
   const { h, log } = handlers();

@@ -122,6 +122,12 @@ export interface EndpointOptions {
    * packet). Default false: the datagram is only read.
    */
   receivedDatagramsOwned?: boolean;
+  /**
+   * The caller is done with each {@link Transmit}'s bytes (has sent or copied them) before it
+   * next calls into the endpoint: a packet may then be lent from a buffer that the next one
+   * reuses, with no copy of its own. Default false: the bytes are the caller's to keep.
+   */
+  borrowedTransmits?: boolean;
   /** Delay before acknowledging a lone packet, announced to the peer. Default 25 ms. */
   maxAckDelayMs?: number;
   /** Congestion controller. Default `cubic`. */
@@ -440,6 +446,7 @@ export class Endpoint {
       ),
       datagramSlab: new ByteSlab(),
       receivedDatagramsOwned: options.receivedDatagramsOwned ?? false,
+      borrowedTransmits: options.borrowedTransmits ?? false,
     };
     this.pendingHandshakesMax = positive(
       'pendingHandshakesMax',

@@ -195,6 +195,8 @@ export interface SessionConfig {
   datagramSlab: ByteSlab;
   /** Received datagrams are the session's to overwrite (see EndpointOptions). */
   receivedDatagramsOwned: boolean;
+  /** Transmits are consumed before the next call in (see EndpointOptions). */
+  borrowedTransmits: boolean;
 }
 
 export interface SessionStats {
@@ -2627,11 +2629,11 @@ export class Session {
   }
 
   /**
-   * Encodes and seals one short packet into a datagram of its own, cut from the endpoint's
-   * slab. The packet is built and sealed in a scratch buffer of the packet size, through views
-   * kept per length ({@link SealScratch}), and then copied to the slab: one view and one copy
-   * per packet, where sealing in the slab took five views. Frames beyond the packet size, which
-   * only test hooks build, get an array of their own.
+   * Encodes and seals one short packet. The packet is built and sealed in a scratch buffer of
+   * the packet size, through views kept per length ({@link SealScratch}), and then copied to
+   * the endpoint's slab (one view and one copy per packet, where sealing in the slab took five
+   * views), or lent from the scratch itself with `borrowedTransmits`. Frames beyond the packet
+   * size, which only test hooks build, get an array of their own.
    */
   private sealPacket(
     pathId: number,
@@ -2655,6 +2657,10 @@ export class Session {
     }
     const v = this.sealScratch.views(length);
     keys.sealInto(pathId, pn, v.header, v.plaintext, v.sealed);
+    // Lent as it is when the caller consumes it before the next seal can overwrite it: when it
+    // is the only packet in the outbox. (FEC takes its own copy of a protected packet, as a
+    // shard, when it is sent.)
+    if (this.config.borrowedTransmits && this.outbox.length === 0) return v.datagram;
     return this.config.datagramSlab.copy(v.datagram);
   }
 
