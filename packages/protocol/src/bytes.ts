@@ -37,13 +37,11 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 export const SLAB_BYTES = 32 * 1024;
 
 /**
- * Hands out pieces of shared backing buffers, for the datagrams the protocol builds: one
- * allocation per {@link SLAB_BYTES} instead of one per datagram (each `new Uint8Array` over 64
- * bytes is a separate native allocation that the garbage collector tracks and sweeps). A piece
- * is reserved with {@link take}, written, and trimmed to what it used with {@link commit}; a
- * committed piece is never handed out again, so whoever keeps a datagram (a socket's send
- * queue, FEC) keeps valid bytes. A slab is freed by the collector once no piece of it is held.
- * Pieces are 8-byte aligned. Only the last piece taken may be committed.
+ * Copies datagrams into shared backing buffers: one allocation per {@link SLAB_BYTES} instead
+ * of one per datagram (each `new Uint8Array` over 64 bytes is a separate native allocation that
+ * the garbage collector tracks and sweeps). A copy is never overwritten, so whoever keeps a
+ * datagram (a socket's send queue, a test's wire) keeps valid bytes; a slab is freed by the
+ * collector once no copy in it is held. Copies are 8-byte aligned.
  */
 export class ByteSlab {
   private slab: Uint8Array | undefined;
@@ -51,17 +49,7 @@ export class ByteSlab {
 
   constructor(private readonly slabBytes = SLAB_BYTES) {}
 
-  /** `maxBytes` writable bytes, reserved until {@link commit} (larger requests get their own). */
-  take(maxBytes: number): Uint8Array {
-    if (maxBytes > this.slabBytes) return new Uint8Array(maxBytes);
-    if (!this.slab || this.offset + maxBytes > this.slabBytes) {
-      this.slab = new Uint8Array(this.slabBytes);
-      this.offset = 0;
-    }
-    return this.slab.subarray(this.offset, this.offset + maxBytes);
-  }
-
-  /** A committed copy of `bytes`: {@link take}, set and {@link commit} with one view. */
+  /** A copy of `bytes` in the current slab (larger than a slab: an array of its own). */
   copy(bytes: Uint8Array): Uint8Array {
     const n = bytes.length;
     if (n > this.slabBytes) return copyBytes(bytes);
@@ -73,16 +61,6 @@ export class ByteSlab {
     out.set(bytes);
     this.offset += (n + 7) & ~7;
     return out;
-  }
-
-  /** Keeps the first `usedBytes` of `piece` (the last piece taken) and returns them. */
-  commit(piece: Uint8Array, usedBytes: number): Uint8Array {
-    if (usedBytes > piece.length) throw new RangeError(`${usedBytes} bytes exceed the piece`);
-    if (piece.buffer === this.slab?.buffer) {
-      if (piece.byteOffset !== this.offset) throw new RangeError('not the last piece taken');
-      this.offset += (usedBytes + 7) & ~7;
-    }
-    return piece.subarray(0, usedBytes);
   }
 }
 

@@ -1,6 +1,7 @@
-// Short packets are built in one datagram cut from a slab and sealed in place (session.ts
-// sealPacket). These tests hold that path to the one it replaced: header bytes, then
-// aeadSeal(key, packetNonce(path, pn), header, plaintext) in a new array, byte for byte.
+// Short packets are built and sealed in place in one buffer, through the AEAD's views of it, and
+// copied to a slab (session.ts sealPacket; oversized ones are sealed in an array of their own
+// with PacketKeys.sealInPlace). These tests hold both to the path they replaced: header bytes,
+// then aeadSeal(key, packetNonce(path, pn), header, plaintext) in a new array, byte for byte.
 import fc from 'fast-check';
 import t from 'tap';
 import {
@@ -34,7 +35,11 @@ function referenceHeader(dcid: Uint8Array, pn: number, phase: 0 | 1, fec: boolea
   return w.finish();
 }
 
-/** What sealPacket does, on `provider`: header, plaintext, seal in place in a slab piece. */
+/**
+ * What sealPacket does, on `provider`: header and plaintext in a scratch buffer, sealed there
+ * through views of it (`sealInto`), copied to a slab; or, `whole`, sealed in an array of its
+ * own (`sealInPlace`, the oversized packets' path).
+ */
 function sealedInPlace(
   provider: CryptoProvider,
   slab: ByteSlab,
@@ -43,14 +48,27 @@ function sealedInPlace(
   pn: number,
   fec: boolean,
   plaintext: Uint8Array,
+  whole = false,
 ): Uint8Array {
   const keys = new PacketKeys(provider, keyA, keyB, 0, KEY_UPDATE);
-  const piece = slab.take(SHORT_HEADER_BYTES + plaintext.length + AEAD_TAG_BYTES + 7);
-  writeShortHeader(piece, dcid, pn, keys.sendPhase, fec);
-  const w = ByteWriter.over(piece, SHORT_HEADER_BYTES).bytes(plaintext);
-  const datagram = slab.commit(piece, w.length + AEAD_TAG_BYTES);
-  keys.sealInPlace(pathId, pn, datagram, SHORT_HEADER_BYTES);
-  return datagram;
+  const length = SHORT_HEADER_BYTES + plaintext.length + AEAD_TAG_BYTES;
+  const scratch = new Uint8Array(length + 7).fill(0xee);
+  writeShortHeader(scratch, dcid, pn, keys.sendPhase, fec);
+  ByteWriter.over(scratch, SHORT_HEADER_BYTES).bytes(plaintext);
+  if (whole) {
+    const datagram = scratch.slice(0, length);
+    keys.sealInPlace(pathId, pn, datagram, SHORT_HEADER_BYTES);
+    return datagram;
+  }
+  keys.sealInto(
+    pathId,
+    pn,
+    scratch.subarray(0, SHORT_HEADER_BYTES),
+    scratch.subarray(SHORT_HEADER_BYTES, length - AEAD_TAG_BYTES),
+    scratch.subarray(SHORT_HEADER_BYTES, length),
+  );
+  if (scratch[length] !== 0xee) throw new Error('sealed past the packet');
+  return slab.copy(scratch.subarray(0, length));
 }
 
 const packetArb = fc.record({
@@ -92,8 +110,8 @@ t.test('writeShortHeader writes what the writer-based encoder wrote', async (t) 
 t.test('a packet sealed in place is the header and the old seal, byte for byte', async () => {
   const slab = new ByteSlab(4096);
   fc.assert(
-    fc.property(packetArb, ({ pathId, dcid, pn, fec, plaintext }) => {
-      const got = sealedInPlace(crypto, slab, pathId, dcid, pn, fec, plaintext);
+    fc.property(packetArb, fc.boolean(), ({ pathId, dcid, pn, fec, plaintext }, whole) => {
+      const got = sealedInPlace(crypto, slab, pathId, dcid, pn, fec, plaintext, whole);
       const header = referenceHeader(dcid, pn, 0, fec);
       const want = concatBytes(
         header,
@@ -144,43 +162,33 @@ t.test('aeadSealInto: a provider without it gets aeadSeal copied; sizes are chec
   t.equal(used, 1);
 });
 
-t.test(
-  'ByteSlab: committed pieces never move or overlap; the rest is handed out again',
-  async (t) => {
-    const slab = new ByteSlab(1024);
-    const kept: { piece: Uint8Array; fill: number }[] = [];
-    for (let i = 0; i < 200; i++) {
-      const max = 1 + ((i * 37) % 300);
-      const piece = slab.take(max);
-      t.equal(piece.length, max);
-      t.equal(piece.byteOffset % 8, 0, 'aligned');
-      const used = 1 + ((i * 11) % max);
-      piece.fill(i & 0xff);
-      kept.push({ piece: slab.commit(piece, used), fill: i & 0xff });
-    }
-    for (const { piece, fill } of kept)
-      t.ok(
-        piece.every((b) => b === fill),
-        `piece ${fill} intact`,
-      );
-    // What a piece did not use is reused by the next take.
-    const fresh = new ByteSlab(1024);
-    const a = fresh.take(100);
-    fresh.commit(a, 10);
-    const b = fresh.take(100);
-    t.equal(b.byteOffset, a.byteOffset + 16);
-    t.equal(b.buffer, a.buffer);
-    // A stale piece cannot be committed over a newer one; a large request gets its own array.
-    t.throws(() => fresh.commit(a, 10), RangeError);
-    t.throws(() => fresh.commit(b, 101), RangeError);
-    const big = fresh.take(5000);
-    t.equal(big.length, 5000);
-    t.not(big.buffer, b.buffer);
-    t.equal(fresh.commit(big, 4000).length, 4000);
-    const c = fresh.take(8);
-    t.equal(c.buffer, b.buffer, 'the slab goes on after a large request');
-  },
-);
+t.test('ByteSlab: copies never move or overlap, and share slabs', async (t) => {
+  const slab = new ByteSlab(1024);
+  const kept: { copy: Uint8Array; fill: number }[] = [];
+  for (let i = 0; i < 200; i++) {
+    const length = 1 + ((i * 37) % 300);
+    const copy = slab.copy(new Uint8Array(length).fill(i & 0xff));
+    t.equal(copy.length, length);
+    t.equal(copy.byteOffset % 8, 0, 'aligned');
+    kept.push({ copy, fill: i & 0xff });
+  }
+  for (const { copy, fill } of kept)
+    t.ok(
+      copy.every((b) => b === fill),
+      `copy ${fill} intact`,
+    );
+  const fresh = new ByteSlab(1024);
+  const a = fresh.copy(new Uint8Array(10));
+  const b = fresh.copy(new Uint8Array(100));
+  t.equal(b.buffer, a.buffer, 'one slab');
+  t.equal(b.byteOffset, a.byteOffset + 16, 'the next 8-byte boundary');
+  // A copy larger than a slab gets its own array; the slab goes on after it.
+  const big = fresh.copy(new Uint8Array(5000).fill(3));
+  t.equal(big.length, 5000);
+  t.not(big.buffer, b.buffer);
+  t.ok(big.every((x) => x === 3));
+  t.equal(fresh.copy(new Uint8Array(8)).buffer, b.buffer);
+});
 
 t.test(
   'ByteWriter.over writes after the given start and moves when it outgrows the array',

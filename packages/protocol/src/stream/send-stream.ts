@@ -173,7 +173,7 @@ export class SendStream {
       return end - start;
     }
     const fresh = this.acked.add(start, end);
-    this.lost.remove(offset, offset + length);
+    this.lost.remove(offset, end);
     const first = this.acked.all[0];
     if (first && first.start <= this.bufferStart && first.end > this.bufferStart)
       this.release(first.end);
