@@ -39,6 +39,11 @@
 // Largest UDP payload over IPv4 (65535 - 20 - 8); IPv6 allows 65527 without jumbograms.
 #define UDP4_PAYLOAD_MAX 65507
 #define UDP6_PAYLOAD_MAX 65527
+// A send interrupted by a signal is tried again, this many times at most.
+#define EINTR_RETRIES_MAX 8
+
+// send_slices takes a GSO train's segments as one batch.
+_Static_assert(SEGMENTS_MAX <= BATCH_MAX, "a train must fit one sendmmsg batch");
 
 typedef struct {
   napi_env env;
@@ -56,6 +61,7 @@ typedef struct {
   napi_ref on_writable;
   napi_ref recv_memory; // the JS Uint8Array the datagrams are read into
   napi_ref segments_memory; // the JS Uint32Array of (offset, length) pairs
+  napi_ref self; // the external itself, held until close: an open socket is never collected
   napi_async_context async_context;
   uint8_t *recv;
   uint32_t slot_bytes;
@@ -111,40 +117,41 @@ static void release_js(sock_t *s) {
   if (s->on_writable) napi_delete_reference(env, s->on_writable);
   if (s->recv_memory) napi_delete_reference(env, s->recv_memory);
   if (s->segments_memory) napi_delete_reference(env, s->segments_memory);
+  if (s->self) napi_delete_reference(env, s->self);
   if (s->async_context) napi_async_destroy(env, s->async_context);
   s->on_batch = s->on_error = s->on_writable = s->recv_memory = s->segments_memory = NULL;
+  s->self = NULL;
   s->async_context = NULL;
 }
 
-static void cleanup_hook(void *arg);
-
-static void do_close(sock_t *s) {
-  if (s->closing) return;
+// Stops watching, closes the fd and the poll handle (freed once both the handle is closed and
+// the external finalized).
+static void stop_fd_and_handle(sock_t *s) {
   s->closing = 1;
   uv_poll_stop(&s->poll);
   close(s->fd);
   s->fd = -1;
-  napi_remove_env_cleanup_hook(s->env, cleanup_hook, s);
   uv_close((uv_handle_t *)&s->poll, on_handle_closed);
 }
 
 static void cleanup_hook(void *arg) {
-  sock_t *s = arg;
-  s->closing = 1; // the environment is going: no JS from here on
-  uv_poll_stop(&s->poll);
-  close(s->fd);
-  s->fd = -1;
-  uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+  // The environment is going: no JS from here on, and N-API frees the references itself.
+  stop_fd_and_handle(arg);
+}
+
+// close(), or a socket given up: its JS references go, then the fd and the handle.
+static void close_socket(sock_t *s) {
+  if (s->closing) return;
+  release_js(s);
+  napi_remove_env_cleanup_hook(s->env, cleanup_hook, s);
+  stop_fd_and_handle(s);
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   sock_t *s = data;
-  if (!s->closing) {
-    release_js(s);
-    do_close(s);
-  }
+  close_socket(s);
   s->finalized = 1;
   maybe_free(s);
 }
@@ -219,7 +226,8 @@ static void deliver(sock_t *s, int n) {
     }
     uint32_t segment = length;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
-      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+          c->cmsg_len >= CMSG_LEN(sizeof(int))) {
         int size;
         memcpy(&size, CMSG_DATA(c), sizeof size);
         if (size > 0) segment = (uint32_t)size;
@@ -233,17 +241,39 @@ static void deliver(sock_t *s, int n) {
       count = 0;
     }
     source = &s->names[i];
-    s->recv_datagrams += pieces;
     uint32_t base = (uint32_t)i * s->slot_bytes;
-    for (uint32_t k = 0; k < pieces && count < s->segments_pairs_max; k++) {
+    uint32_t k = 0;
+    for (; k < pieces && count < s->segments_pairs_max; k++) {
       uint32_t offset = k * segment;
       uint32_t left = length - offset;
       s->segments[2 * count] = base + offset;
       s->segments[2 * count + 1] = left < segment ? left : segment;
       count++;
     }
+    s->recv_datagrams += k;
+    // More pieces than the segments array holds (a smaller array than the JS side makes):
+    // the rest are dropped, and said so.
+    if (k < pieces) report_error(s, ENOBUFS, "recvmmsg");
   }
   if (source) flush(s, count, source);
+}
+
+// Whether the JS arrays the kernel reads into are still the ones open() was given: JavaScript
+// can detach an ArrayBuffer (transfer it), and recvmmsg must never write into freed memory.
+static int memory_intact(sock_t *s) {
+  napi_value v;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_reference_value(s->env, s->recv_memory, &v) != napi_ok || v == NULL ||
+      napi_get_typedarray_info(s->env, v, &type, &length, &data, NULL, NULL) != napi_ok ||
+      data != s->recv || length < (size_t)s->slots * s->slot_bytes)
+    return 0;
+  if (napi_get_reference_value(s->env, s->segments_memory, &v) != napi_ok || v == NULL ||
+      napi_get_typedarray_info(s->env, v, &type, &length, &data, NULL, NULL) != napi_ok ||
+      data != (void *)s->segments || length < 2 * (size_t)s->segments_pairs_max)
+    return 0;
+  return 1;
 }
 
 static void on_poll(uv_poll_t *handle, int status, int events) {
@@ -252,7 +282,16 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
   napi_handle_scope scope;
   napi_open_handle_scope(s->env, &scope);
   if (status < 0) {
-    report_error(s, -status, "uv_poll");
+    // libuv stops the watcher on POLLERR: report the socket's pending error (reading it clears
+    // it), and watch again, or the socket would never read again.
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err == 0) err = -status;
+    report_error(s, err, "uv_poll");
+    int rc = s->closing ? 0
+                        : uv_poll_start(&s->poll, UV_READABLE | (s->want_writable ? UV_WRITABLE : 0),
+                                        on_poll);
+    if (rc != 0) report_error(s, -rc, "uv_poll_start");
   } else {
     if ((events & UV_WRITABLE) && s->want_writable) {
       // Writable once: back to reads only, then tell JavaScript, which sends what it holds.
@@ -261,7 +300,11 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
       call_js(s, s->on_writable, 0, NULL);
     }
   }
-  if (status >= 0 && (events & UV_READABLE)) {
+  if (status >= 0 && (events & UV_READABLE) && !s->closing && !memory_intact(s)) {
+    report_error(s, EFAULT, "recvmmsg"); // its memory was detached: the socket cannot read
+    close_socket(s);
+  }
+  if (status >= 0 && (events & UV_READABLE) && !s->closing) {
     for (uint32_t reads = 0; reads < s->reads_per_wake && !s->closing; reads++) {
       for (uint32_t i = 0; i < s->slots; i++) {
         struct msghdr *h = &s->msgs[i].msg_hdr;
@@ -271,7 +314,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
       }
       int n = recvmmsg(s->fd, s->msgs, s->slots, MSG_DONTWAIT, NULL);
       if (n < 0) {
-        if (errno == EINTR) continue;
+        if (errno == EINTR) continue; // counts as one of the reads
         if (errno != EAGAIN && errno != EWOULDBLOCK) report_error(s, errno, "recvmmsg");
         break;
       }
@@ -338,6 +381,14 @@ static sock_t *get_sock(napi_env env, napi_value v) {
   return data;
 }
 
+// The prologue of every function but open(): up to `n` arguments into `argv` (missing ones are
+// undefined), and the socket the first names, or NULL.
+static sock_t *args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  return get_sock(env, argv[0]);
+}
+
 // open(family, address, port, gro, dontFragment, recvBufferSize, sendBufferSize, device,
 //      recvMemory, slotBytes, segments, readsPerWake, onBatch, onError, onWritable, v6Only)
 //   -> external
@@ -380,48 +431,58 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     free(s);
     return throw_errno(env, err, "socket");
   }
+  // The first call that fails names the error, with its own errno (later calls would change it).
   const char *failed = NULL;
+  int err = 0;
+#define TRY(ok, what)                                                                              \
+  do {                                                                                             \
+    if (!failed && !(ok)) {                                                                        \
+      err = errno;                                                                                 \
+      failed = (what);                                                                             \
+    }                                                                                              \
+  } while (0)
   int one = 1, zero = 0;
-  if (rcvbuf && setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf))
-    failed = "setsockopt SO_RCVBUF";
-  if (!failed && sndbuf && setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf))
-    failed = "setsockopt SO_SNDBUF";
-  if (!failed && dont_fragment) {
+  TRY(!rcvbuf || !setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf),
+      "setsockopt SO_RCVBUF");
+  TRY(!sndbuf || !setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf),
+      "setsockopt SO_SNDBUF");
+  if (dont_fragment) {
     // PROBE, not DO: set DF but ignore the kernel's cached path MTU, as DPLPMTUD (RFC 8899)
-    // wants; quinn-udp makes the same choice.
-    int mode = s->family == AF_INET ? IP_PMTUDISC_PROBE : IPV6_PMTUDISC_PROBE;
-    int level = s->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
-    int name = s->family == AF_INET ? IP_MTU_DISCOVER : IPV6_MTU_DISCOVER;
-    if (setsockopt(s->fd, level, name, &mode, sizeof mode)) failed = "setsockopt MTU_DISCOVER";
+    // wants; quinn-udp makes the same choice. A dual-stack udp6 socket sends IPv4 too.
+    int v4 = IP_PMTUDISC_PROBE, v6 = IPV6_PMTUDISC_PROBE;
+    if (s->family == AF_INET6)
+      TRY(!setsockopt(s->fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v6, sizeof v6),
+          "setsockopt IPV6_MTU_DISCOVER");
+    if (s->family == AF_INET || !v6only)
+      TRY(!setsockopt(s->fd, IPPROTO_IP, IP_MTU_DISCOVER, &v4, sizeof v4),
+          "setsockopt IP_MTU_DISCOVER");
   }
-  if (!failed && s->family == AF_INET6 &&
-      setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? &one : &zero, sizeof one))
-    failed = "setsockopt IPV6_V6ONLY";
+  if (s->family == AF_INET6)
+    TRY(!setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? &one : &zero, sizeof one),
+        "setsockopt IPV6_V6ONLY");
   napi_valuetype device_type;
-  napi_typeof(env, argv[7], &device_type);
-  if (!failed && device_type == napi_string) {
+  if (napi_typeof(env, argv[7], &device_type) == napi_ok && device_type == napi_string) {
     char device[IFNAMSIZ];
-    size_t device_len;
+    size_t device_len = 0;
     napi_get_value_string_utf8(env, argv[7], device, sizeof device, &device_len);
-    if (setsockopt(s->fd, SOL_SOCKET, SO_BINDTODEVICE, device, (socklen_t)device_len))
-      failed = "setsockopt SO_BINDTODEVICE";
+    TRY(!setsockopt(s->fd, SOL_SOCKET, SO_BINDTODEVICE, device, (socklen_t)device_len),
+        "setsockopt SO_BINDTODEVICE");
   }
-  if (!failed && gro) {
-    if (setsockopt(s->fd, SOL_UDP, UDP_GRO, &one, sizeof one)) failed = "setsockopt UDP_GRO";
+  if (gro) {
+    TRY(!setsockopt(s->fd, SOL_UDP, UDP_GRO, &one, sizeof one), "setsockopt UDP_GRO");
     s->gro = 1;
   }
   // Probe GSO support once: a size of 0 leaves sends unsegmented unless a cmsg asks.
-  s->gso = setsockopt(s->fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
+  if (!failed) s->gso = setsockopt(s->fd, SOL_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
   struct sockaddr_storage name;
   socklen_t name_len;
   if (!failed && to_sockaddr(s, env, argv[1], argv[2], &name, &name_len) != 0) {
-    close(s->fd);
-    free(s);
-    return throw_errno(env, EINVAL, "bind");
+    err = EINVAL;
+    failed = "bind";
   }
-  if (!failed && bind(s->fd, (struct sockaddr *)&name, name_len)) failed = "bind";
+  TRY(!bind(s->fd, (struct sockaddr *)&name, name_len), "bind");
+#undef TRY
   if (failed) {
-    int err = errno;
     close(s->fd);
     free(s);
     return throw_errno(env, err, failed);
@@ -454,41 +515,41 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   int rc = uv_poll_init(loop, &s->poll, s->fd);
-  if (rc == 0) {
-    s->poll.data = s;
-    rc = uv_poll_start(&s->poll, UV_READABLE, on_poll);
-  }
   if (rc != 0) {
-    // uv_poll_init failing leaves no handle to close; after it, the handle must be closed.
+    // No handle was made: nothing to close but the fd.
     release_js(s);
     close(s->fd);
     free(s);
+    return throw_errno(env, -rc, "uv_poll_init");
+  }
+  s->poll.data = s;
+  napi_add_env_cleanup_hook(env, cleanup_hook, s);
+  napi_value external = NULL;
+  rc = uv_poll_start(&s->poll, UV_READABLE, on_poll);
+  if (rc == 0 && (napi_create_external(env, s, finalize, NULL, &external) != napi_ok ||
+                  napi_create_reference(env, external, 1, &s->self) != napi_ok))
+    rc = UV_ENOMEM;
+  if (rc != 0) {
+    // The handle exists: it is closed, and frees the socket once no external can (none was
+    // made, or it holds no reference any more and finalize only marks it).
+    if (!external) s->finalized = 1;
+    close_socket(s);
     return throw_errno(env, -rc, "uv_poll_start");
   }
-  napi_add_env_cleanup_hook(env, cleanup_hook, s);
-  napi_value external;
-  CHECK(napi_create_external(env, s, finalize, NULL, &external));
   return external;
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
-  if (s && !s->closing) {
-    release_js(s);
-    do_close(s);
-  }
+  sock_t *s = args(env, info, 1, argv);
+  if (s) close_socket(s);
   return NULL;
 }
 
 static napi_value js_set_ref(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   bool ref;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
+  sock_t *s = args(env, info, 2, argv);
   if (!s || s->closing || napi_get_value_bool(env, argv[1], &ref) != napi_ok) return NULL;
   if (ref)
     uv_ref((uv_handle_t *)&s->poll);
@@ -499,10 +560,8 @@ static napi_value js_set_ref(napi_env env, napi_callback_info info) {
 
 // wantWritable(sock): after a send met EAGAIN, call onWritable once the socket can send again.
 static napi_value js_want_writable(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
+  sock_t *s = args(env, info, 1, argv);
   if (!s || s->closing || s->want_writable) return NULL;
   int rc = uv_poll_start(&s->poll, UV_READABLE | UV_WRITABLE, on_poll);
   if (rc != 0) return throw_errno(env, -rc, "uv_poll_start");
@@ -512,10 +571,8 @@ static napi_value js_want_writable(napi_env env, napi_callback_info info) {
 
 // info(sock) -> [address, port, fd, gso, gro]
 static napi_value js_info(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1], out, address, port;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
+  sock_t *s = args(env, info, 1, argv);
   if (!s || s->closing) return throw_errno(env, EBADF, "getsockname");
   struct sockaddr_storage name;
   socklen_t len = sizeof name;
@@ -532,10 +589,8 @@ static napi_value js_info(napi_env env, napi_callback_info info) {
 
 // stats(sock) -> [recvCalls, recvMessages, recvDatagrams, sendCalls, sendDatagrams]
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1], out, v;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
+  sock_t *s = args(env, info, 1, argv);
   if (!s) return throw_errno(env, EBADF, "stats");
   double values[5] = {s->recv_calls, s->recv_messages, s->recv_datagrams, s->send_calls,
                       s->send_datagrams};
@@ -558,11 +613,12 @@ static int send_slices(sock_t *s, struct iovec *iovs, uint32_t count, struct soc
     msgs[i].msg_hdr.msg_iov = &iovs[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  while (sent < count) {
+  // Each call sends at least one datagram or fails: at most count calls, and the retries.
+  for (int interrupted = 0; sent < count;) {
     int n = sendmmsg(s->fd, msgs + sent, count - sent, 0);
     s->send_calls++;
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR && interrupted++ < EINTR_RETRIES_MAX) continue;
       *err = errno;
       break;
     }
@@ -585,10 +641,8 @@ static napi_value result(napi_env env, int sent, int err) {
 
 // send(sock, bytes, port, address) -> 1 | [0, -errno]
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
+  sock_t *s = args(env, info, 4, argv);
   uint8_t *data;
   size_t length;
   struct sockaddr_storage to;
@@ -597,13 +651,13 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   if (get_bytes(env, argv[1], &data, &length)) return result(env, 0, EINVAL);
   int rc = to_sockaddr(s, env, argv[3], argv[2], &to, &to_len);
   if (rc) return result(env, 0, -rc);
-  for (;;) {
+  for (int tries = 0;; tries++) {
     s->send_calls++;
     if (sendto(s->fd, data, length, 0, (struct sockaddr *)&to, to_len) >= 0) {
       s->send_datagrams++;
       return result(env, 1, 0);
     }
-    if (errno != EINTR) return result(env, 0, errno);
+    if (errno != EINTR || tries == EINTR_RETRIES_MAX) return result(env, 0, errno);
   }
 }
 
@@ -611,10 +665,8 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 // One buffer cut into datagrams of segmentBytes (the last may be shorter): one sendmsg with
 // UDP_SEGMENT when GSO is there and asked for, else one sendmmsg.
 static napi_value js_send_segments(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
+  sock_t *s = args(env, info, 6, argv);
   uint8_t *data;
   size_t length;
   uint32_t segment;
@@ -648,21 +700,22 @@ static napi_value js_send_segments(napi_env env, napi_callback_info info) {
     c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
     uint16_t size = (uint16_t)segment;
     memcpy(CMSG_DATA(c), &size, sizeof size);
-    for (;;) {
+    for (int tries = 0;; tries++) {
       s->send_calls++;
       if (sendmsg(s->fd, &h, 0) >= 0) {
         s->send_datagrams += count;
         return result(env, (int)count, 0);
       }
-      if (errno == EINTR) continue;
+      if (errno == EINTR && tries < EINTR_RETRIES_MAX) continue;
       // EIO: the route's device cannot segment (no checksum offload); remember, use sendmmsg.
       if (errno == EIO) {
         s->gso = 0;
         break;
       }
-      // EMSGSIZE: a segment is larger than the route's MTU. GSO does not fragment, a plain send
-      // does (DF unset): this train goes by sendmmsg; other routes may still take GSO.
-      if (errno == EMSGSIZE) break;
+      // EMSGSIZE (EINVAL before Linux 6.9 or so): a segment is larger than the route's MTU.
+      // GSO does not fragment, a plain send does (DF unset): this train goes by sendmmsg, which
+      // reports its own error if EINVAL meant something else; other routes may still take GSO.
+      if (errno == EMSGSIZE || errno == EINVAL) break;
       return result(env, 0, errno);
     }
   }
@@ -679,10 +732,8 @@ static napi_value js_send_segments(napi_env env, napi_callback_info info) {
 
 // sendBatch(sock, arrayOfBytes, port, address) -> count | [sent, -errno], via sendmmsg
 static napi_value js_send_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  sock_t *s = get_sock(env, argv[0]);
+  sock_t *s = args(env, info, 4, argv);
   uint32_t count;
   struct sockaddr_storage to;
   socklen_t to_len;
@@ -719,12 +770,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sendBatch", NULL, js_send_batch, NULL, NULL, NULL, napi_default, NULL},
       {"wantWritable", NULL, js_want_writable, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_value limits;
-  napi_create_object(env, &limits);
-  napi_set_named_property(env, limits, "batchMax", make_int(env, BATCH_MAX));
-  napi_set_named_property(env, limits, "segmentsMax", make_int(env, SEGMENTS_MAX));
-  napi_set_named_property(env, limits, "readsPerWakeMax", make_int(env, READS_PER_WAKE_MAX));
-  napi_set_named_property(env, exports, "limits", limits);
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
 }

@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { constants } from 'node:os';
 import { DgramExtError } from './errors.js';
 import {
   BATCH_MAX,
@@ -12,6 +13,8 @@ import {
 } from './types.js';
 
 const UDP4_PAYLOAD_MAX = 65507;
+/** As the addon says it: a negative errno, this platform's. */
+const EMSGSIZE = -constants.errno.EMSGSIZE;
 
 /** The same interface over node:dgram: one syscall and one callback per datagram. */
 export class JsSocket implements DgramExtSocket {
@@ -25,6 +28,7 @@ export class JsSocket implements DgramExtSocket {
   };
   readonly fd = -1;
   private closed = false;
+  private writablePending = false;
   private readonly counters: DgramExtStats;
 
   private constructor(
@@ -96,8 +100,9 @@ export class JsSocket implements DgramExtSocket {
 
   sendSegments(bytes: Uint8Array, segmentBytes: number, port: number, address: string): number {
     const count = bytes.length === 0 ? 1 : Math.ceil(bytes.length / segmentBytes);
-    if (count > SEGMENTS_MAX || bytes.length > UDP4_PAYLOAD_MAX || !(segmentBytes > 0)) {
-      throw new DgramExtError(-90, 'send'); // EMSGSIZE, as the addon says it
+    // The addon's limits: 64 segments, each at most one UDP payload.
+    if (count > SEGMENTS_MAX || segmentBytes > UDP4_PAYLOAD_MAX || !(segmentBytes > 0)) {
+      throw new DgramExtError(EMSGSIZE, 'send');
     }
     for (let offset = 0, i = 0; i < count; i++, offset += segmentBytes) {
       this.send(bytes.subarray(offset, offset + segmentBytes), port, address);
@@ -106,13 +111,17 @@ export class JsSocket implements DgramExtSocket {
   }
 
   sendBatch(datagrams: readonly Uint8Array[], port: number, address: string): number {
-    if (datagrams.length > BATCH_MAX) throw new DgramExtError(-90, 'send');
+    if (datagrams.length > BATCH_MAX) throw new DgramExtError(EMSGSIZE, 'send');
     for (const d of datagrams) this.send(d, port, address);
     return datagrams.length;
   }
 
+  /** node:dgram queues rather than refuses: writable on the next turn, once per call or run. */
   wantWritable(): void {
+    if (this.writablePending) return;
+    this.writablePending = true;
     setImmediate(() => {
+      this.writablePending = false;
       if (!this.closed) this.onWritable?.();
     });
   }

@@ -1,12 +1,14 @@
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { DgramExtError } from './errors.js';
-import type {
-  DgramExtFeatures,
-  DgramExtSocket,
-  DgramExtSocketOptions,
-  DgramExtStats,
-  ReceivedBatch,
+import {
+  BATCH_MAX,
+  SEGMENTS_MAX,
+  type DgramExtFeatures,
+  type DgramExtSocket,
+  type DgramExtSocketOptions,
+  type DgramExtStats,
+  type ReceivedBatch,
 } from './types.js';
 
 /** The addon's functions (src/dgram_ext.c). Send results: a count, or [sent, -errno]. */
@@ -54,7 +56,9 @@ export interface Binding {
 type SendResult = number | [number, number];
 
 const GRO_SLOT_BYTES = 65536;
-const GRO_SEGMENTS_PER_SLOT_MAX = 64;
+const GRO_SEGMENTS_PER_SLOT_MAX = SEGMENTS_MAX;
+/** The addon's READS_PER_WAKE_MAX. */
+const READS_PER_WAKE_MAX = 64;
 const DEFAULTS = { maxDatagramBytes: 2048, recvBatchMax: 32, groRecvBatchMax: 8, readsPerWake: 8 };
 
 const loads = new Map<string, Binding | Error>();
@@ -115,7 +119,7 @@ export class NativeSocket implements DgramExtSocket {
       options.recvBatchMax,
       gro ? DEFAULTS.groRecvBatchMax : DEFAULTS.recvBatchMax,
       1,
-      64,
+      BATCH_MAX,
     );
     const memory = new Uint8Array(slots * slotBytes);
     const segments = new Uint32Array(2 * slots * (gro ? GRO_SEGMENTS_PER_SLOT_MAX : 1));
@@ -138,7 +142,7 @@ export class NativeSocket implements DgramExtSocket {
         memory,
         slotBytes,
         segments,
-        intIn(options.readsPerWakeMax, DEFAULTS.readsPerWake, 1, 64),
+        intIn(options.readsPerWakeMax, DEFAULTS.readsPerWake, 1, READS_PER_WAKE_MAX),
         (count, address, port) => {
           batch.count = count;
           batch.address = address;

@@ -151,3 +151,65 @@ t.test('the js fallback calls onWritable on the next turn', async (t) => {
   await new Promise((r) => setImmediate(r));
   t.equal(writable, 1, 'not after close');
 });
+
+t.test(
+  'receive memory detached by JavaScript: the socket reports EFAULT and closes, never reads into it',
+  { skip: noAddon },
+  async (t) => {
+    const errors: { code?: string; syscall?: string }[] = [];
+    let memory: ArrayBuffer | undefined;
+    const rx = await openSocket({
+      type: 'udp4',
+      address: LOOPBACK,
+      implementation: 'native',
+      onBatch: (b) => void (memory ??= b.data.buffer as ArrayBuffer),
+      onError: (err) => void errors.push(err as { code?: string; syscall?: string }),
+    });
+    t.teardown(() => rx.close());
+    const tx = await collector();
+    t.teardown(() => tx.socket.close());
+    const port = rx.address().port;
+    tx.socket.send(Buffer.from('first'), port, LOOPBACK);
+    await until(() => memory !== undefined, 'the first datagram');
+    structuredClone(memory, { transfer: [memory!] }); // detaches it
+    t.equal(memory!.byteLength, 0, 'detached');
+    tx.socket.send(Buffer.from('second'), port, LOOPBACK);
+    await until(() => errors.length > 0, 'the error');
+    t.match(errors[0], { code: 'EFAULT', syscall: 'recvmmsg' });
+    t.throws(() => rx.send(Buffer.from('x'), 9, LOOPBACK), { code: 'EBADF' }, 'closed');
+  },
+);
+
+t.test(
+  'an open socket nobody references is not collected: it reads until closed',
+  { skip: noAddon },
+  async (t) => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    let got = 0;
+    // The socket object lives only in this function; the callback does not capture it. It is
+    // unref'd so that it does not hold the test process open; the process's exit closes it.
+    const { port, fd } = await (async () => {
+      const s = await openSocket({
+        type: 'udp4',
+        address: LOOPBACK,
+        implementation: 'native',
+        onBatch: (b) => void (got += b.count),
+      });
+      s.unref();
+      return { port: s.address().port, fd: s.fd };
+    })();
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    t.match(fdTarget(fd), /^socket:/, 'its fd is still a socket');
+    const tx = await collector();
+    t.teardown(() => tx.socket.close());
+    tx.socket.send(Buffer.from('still there?'), port, LOOPBACK);
+    await until(() => got > 0, 'the datagram');
+    t.equal(got, 1);
+  },
+);
