@@ -47,9 +47,9 @@ export abstract class QueuedServiceListener
   protected offer(stream: BraidStream): boolean {
     if (!this.hasRoom) return false;
     if (this.listenerCount('stream') > 0) {
-      // The listeners run now, and attach their own error handlers.
-      claimStream(stream);
-      this.emit('stream', stream);
+      // The listeners run now, and attach their own error handlers. A stream already reset
+      // (while its opener's request waited) is taken and dropped, as a queued one is.
+      if (claimStream(stream)) this.emit('stream', stream);
       return true;
     }
     // Until an iterator's caller has it, a reset must not throw (see claim.ts). Waiting

@@ -44,6 +44,7 @@ import {
   type EndpointOptions,
   type EndpointStats,
   type Identity,
+  type PathTuple,
   type Random,
   type Transmit,
 } from '@braid/protocol';
@@ -246,7 +247,8 @@ interface BoundSocket {
   /** Wait before trying the address again after it was removed; doubles, reset by traffic. */
   holddownMs: number;
   /** The last sender's address and its locator text. */
-  lastRemote: { address: string; port: number; locator: string };
+  /** The last sender, and the tuple its datagrams go to the protocol with (never changed). */
+  lastRemote: { address: string; port: number; tuple: PathTuple };
   /** The last destination's locator, parsed. */
   lastTo: { locator: string; host: string; port: number };
   stats: SocketStats;
@@ -582,7 +584,7 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
       closed: false,
       goneAtMs: 0,
       holddownMs: this.addressPollMs,
-      lastRemote: { address: '', port: -1, locator: '' },
+      lastRemote: { address: '', port: -1, tuple: { local: locator, remote: '' } },
       lastTo: { locator: '', host: '', port: 0 },
       stats: {
         locator,
@@ -733,16 +735,15 @@ export class UdpEndpoint extends TypedEmitter<UdpEndpointEvents> implements Brai
     sock.stats.bytesReceived += bytes.length;
     // Traffic on an address we use: it works, so the next removal waits the shortest again.
     if (sock.advertised) sock.holddownMs = this.addressPollMs;
-    // The peer's locator text, reused while it sends from the same address (no string per packet).
-    const last = sock.lastRemote;
-    let remote: string;
-    if (last.port === port && last.address === address) remote = last.locator;
-    else {
-      remote = formatLocator(address, port, sock.family);
-      sock.lastRemote = { address, port, locator: remote };
+    // The peer's locator and the tuple, reused while it sends from the same address (no string
+    // or object per packet).
+    let last = sock.lastRemote;
+    if (last.port !== port || last.address !== address) {
+      const remote = formatLocator(address, port, sock.family);
+      last = sock.lastRemote = { address, port, tuple: { local: sock.locator, remote } };
     }
     try {
-      this.core.handleDatagram(this.now(), { local: sock.locator, remote }, bytes);
+      this.core.handleDatagram(this.now(), last.tuple, bytes);
     } catch (err) {
       this.loopError('handleDatagram', err);
     }

@@ -1,7 +1,8 @@
 // Service routing (docs/protocol.md §15): streams reach the listener of their service; an
 // unknown service or a full listener is refused with a code the opener sees as a typed error.
+import { PassThrough } from 'node:stream';
 import t from 'tap';
-import type { BraidStream } from '@braid/endpoint';
+import { EmbeddedServiceListener, holdUntilClaimed, type BraidStream } from '@braid/endpoint';
 import { pair, readAll } from './support/endpoints.js';
 
 t.test(
@@ -254,3 +255,17 @@ t.test(
     await listener.close();
   },
 );
+
+t.test('a stream already reset when it is delivered reaches no stream listener', async (t) => {
+  const listener = new EmbeddedServiceListener('svc', 4, () => undefined);
+  const seen: BraidStream[] = [];
+  listener.on('stream', (s) => void seen.push(s));
+  const dead = new PassThrough() as unknown as BraidStream;
+  holdUntilClaimed(dead);
+  dead.destroy(Object.assign(new Error('reset'), { resetCode: 1 }));
+  const live = new PassThrough() as unknown as BraidStream;
+  listener.deliver(dead);
+  listener.deliver(live);
+  t.same(seen, [live], 'only the live one');
+  await new Promise((r) => setImmediate(r)); // the dead one's error, held, throws nothing
+});
